@@ -1,0 +1,136 @@
+// Package contract is the public plugin contract of greetspec: the gRPC
+// services a server or client implementation exposes (see greet.proto), the
+// go-plugin handshake, and the glue that turns a Go implementation into a
+// plugin binary. Plugins import this package and nothing else of greetspec.
+//
+// A Go server plugin is a main package of a few lines:
+//
+//	func main() { contract.Serve(contract.Plugins{Server: myServer{}}) }
+//
+// where myServer implements [Server]. A plugin may serve both roles at once.
+package contract
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// Plugin names under which the two roles are dispensed.
+const (
+	ServerPluginName = "server"
+	ClientPluginName = "client"
+)
+
+// Handshake is the go-plugin handshake every greetspec plugin uses. A plugin
+// started by anything other than a greetspec host sees the magic cookie
+// missing and exits with an explanation instead of serving.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "GREETSPEC_PLUGIN",
+	MagicCookieValue: "greeting-protocol-conformance",
+}
+
+// MaxNameBytes is the protocol's limit on the name and on the reply: 1024 bytes.
+const MaxNameBytes = 1024
+
+// Greeting is the exact reply a server sends.
+const Greeting = "welcome to Asif server"
+
+// Server is what a Go server implementation provides.
+type Server interface {
+	// Start listens as req asks and returns the bound address. It calls
+	// report once for every connection when that connection is finished.
+	// report is safe to call from any goroutine.
+	Start(ctx context.Context, req *StartRequest, report func(*ConnectionEvent)) (*StartResponse, error)
+	// Stop closes the listener and every open connection and returns when
+	// the server no longer touches the network.
+	Stop(ctx context.Context) error
+}
+
+// Client is what a Go client implementation provides.
+type Client interface {
+	// Greet runs one greeting exchange. Protocol failures go into the
+	// response's error class, not into the returned error.
+	Greet(ctx context.Context, req *GreetRequest) (*GreetResponse, error)
+}
+
+// Describer may be implemented by a Server or Client to name itself and
+// declare optional capabilities.
+type Describer interface {
+	Describe() *DescribeResponse
+}
+
+// Plugins holds the implementations a plugin binary serves; either may be nil.
+type Plugins struct {
+	Server Server
+	Client Client
+}
+
+// Serve runs the plugin process: it answers the handshake on stdout and
+// serves the given roles over gRPC with go-plugin's automatic mTLS until the
+// host kills it. It returns only in an unrecoverable error, after printing it.
+func Serve(p Plugins) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         p.pluginSet(),
+		GRPCServer:      plugin.DefaultGRPCServer,
+	})
+}
+
+func (p Plugins) pluginSet() plugin.PluginSet {
+	set := plugin.PluginSet{}
+	if p.Server != nil {
+		set[ServerPluginName] = &ServerPlugin{Impl: p.Server}
+	}
+	if p.Client != nil {
+		set[ClientPluginName] = &ClientPlugin{Impl: p.Client}
+	}
+	return set
+}
+
+// HostPlugins is the plugin map a host passes to go-plugin: both roles,
+// without implementations.
+func HostPlugins() plugin.PluginSet {
+	return plugin.PluginSet{
+		ServerPluginName: &ServerPlugin{},
+		ClientPluginName: &ClientPlugin{},
+	}
+}
+
+// ServerPlugin is the go-plugin glue for the server role. On the plugin side
+// Impl is set; on the host side GRPCClient returns a [GreetServerClient].
+type ServerPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Impl Server
+}
+
+// GRPCServer registers Impl's gRPC service.
+func (p *ServerPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	RegisterGreetServerServer(s, newServerAdapter(p.Impl))
+	return nil
+}
+
+// GRPCClient returns the host's gRPC client for the server role.
+func (p *ServerPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
+	return NewGreetServerClient(c), nil
+}
+
+// ClientPlugin is the go-plugin glue for the client role. On the plugin side
+// Impl is set; on the host side GRPCClient returns a [GreetClientClient].
+type ClientPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Impl Client
+}
+
+// GRPCServer registers Impl's gRPC service.
+func (p *ClientPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	RegisterGreetClientServer(s, &clientAdapter{impl: p.Impl})
+	return nil
+}
+
+// GRPCClient returns the host's gRPC client for the client role.
+func (p *ClientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
+	return NewGreetClientClient(c), nil
+}

@@ -24,7 +24,8 @@ import time
 from concurrent import futures
 
 # The generated stubs live next to this file; the host may start us from any
-# working directory.
+# working directory. Write no __pycache__ into the source tree.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import grpc  # noqa: E402

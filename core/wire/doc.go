@@ -1,0 +1,61 @@
+// Package wire plays one side of a raw TCP connection for conformance specs:
+// it sends exact bytes (whole or in separate segments), half-closes, closes or
+// resets on purpose, and observes exactly which bytes came back and how the
+// connection ended (orderly close, reset, or nothing before a deadline).
+//
+// Every blocking operation takes a timeout, so a misbehaving implementation
+// can fail a spec but never hang it. Every operation is recorded in the
+// connection's [Transcript], whose String method renders a readable log to
+// attach to a failure message.
+//
+// A spec checking a server (SRV-GREET-2, SRV-NAME-1, SRV-GREET-1/3) reads:
+//
+//	c, err := wire.Dial(serverAddr, time.Second)
+//	Expect(err).NotTo(HaveOccurred())
+//	defer c.Close()
+//
+//	// A name written in two segments, 50ms apart.
+//	Expect(c.SendPieces([][]byte{[]byte("As"), []byte("if")}, 50*time.Millisecond, time.Second)).To(Succeed())
+//
+//	// The name has not ended yet: nothing may arrive.
+//	r := c.ReadFor(100 * time.Millisecond)
+//	Expect(r.Data).To(BeEmpty(), c.Transcript().String())
+//
+//	// End of stream ends the name; the greeting follows, then a FIN.
+//	Expect(c.CloseWrite()).To(Succeed())
+//	r = c.ReadUntilEnd(1024, 2*time.Second)
+//	Expect(string(r.Data)).To(Equal("welcome to Asif server"), c.Transcript().String())
+//	Expect(r.End).To(Equal(wire.EndEOF), c.Transcript().String())
+//
+// A spec checking a client plays the server with a [Listener]:
+//
+//	l, _ := wire.Listen("127.0.0.1:0")
+//	defer l.Close()
+//	// ... tell the client under test to greet l.Addr() ...
+//	c, err := l.Accept(2 * time.Second)
+//	Expect(err).NotTo(HaveOccurred())
+//	defer c.Close()
+//	r := c.ReadUntilEnd(0, 2*time.Second) // CLI-SEND-2: the client half-closes
+//	Expect(r.End).To(Equal(wire.EndEOF), c.Transcript().String())
+//	Expect(c.Send([]byte("welcome to Asif server"), time.Second)).To(Succeed())
+//	Expect(c.Close()).To(Succeed())
+//
+// # Resets and data in flight
+//
+// On Linux a socket closed while unread bytes sit in its receive buffer
+// sends RST instead of FIN; [Conn.Abort] forces the same with SO_LINGER 0.
+// What the other side then reads is observed on Linux loopback as follows
+// (the package tests pin these down):
+//
+//   - bytes that had already arrived before the RST stay readable: a read
+//     returns them first and only the next read reports the reset, so
+//     [Result.Data] holds them and [Result.End] is [EndReset];
+//   - a FIN received before the RST wins: once end of stream has been seen,
+//     later reads keep reporting [EndEOF], not the reset;
+//   - a write after the peer reset fails with ECONNRESET or EPIPE, which
+//     [Classify] maps to [EndReset].
+//
+// Bytes still in flight from a peer that resets (not yet in the receiving
+// kernel) are lost, which is why a server that closes with unread input can
+// lose its own greeting on other systems and on busier links.
+package wire

@@ -134,3 +134,7 @@ func (p *ClientPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 func (p *ClientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
 	return NewGreetClientClient(c), nil
 }
+
+// BuiltinEnv names the environment variable with which a greetspec binary is
+// asked to serve one of its built-in plugins instead of doing its normal job.
+const BuiltinEnv = "GREETSPEC_BUILTIN_PLUGIN"

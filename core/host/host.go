@@ -1,0 +1,256 @@
+// Package host launches greetspec plugins and guarantees they go away.
+//
+// A plugin is any executable that speaks the contract of package contract
+// through go-plugin. Launch starts it with automatic mTLS and a start
+// timeout, in a process group of its own with a parent-death signal, and
+// returns a Plugin whose Close kills the whole group on every path: normal
+// end, a crashed plugin, a hung plugin, or a plugin that lied in its
+// handshake. Errors from a plugin that went away name the plugin and say how
+// it exited, with its last lines of stderr.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/greetspec/greetspec/core/contract"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
+)
+
+// Spec says how to start a plugin.
+type Spec struct {
+	// Name identifies the plugin in messages, for example "builtin:reference".
+	Name string
+	// Path is the executable; Args its arguments (without argv[0]).
+	Path string
+	Args []string
+	// Env is added to the host's environment for the plugin.
+	Env []string
+	// Dir is the working directory; empty means the host's.
+	Dir string
+}
+
+// String returns the plugin's name, or its command line.
+func (s Spec) String() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return strings.TrimSpace(s.Path + " " + strings.Join(s.Args, " "))
+}
+
+// Options tune Launch. The zero value is usable.
+type Options struct {
+	// StartTimeout bounds the handshake; default 20 s.
+	StartTimeout time.Duration
+	// KillTimeout bounds the graceful part of Close before the process group
+	// is killed outright; default 3 s.
+	KillTimeout time.Duration
+	// Log receives the plugin's stderr and go-plugin's messages; nil
+	// discards them (the last lines are still kept for error messages).
+	Log io.Writer
+	// LogLevel filters Log; default Info.
+	LogLevel hclog.Level
+}
+
+// Plugin is a running plugin process.
+type Plugin struct {
+	spec   Spec
+	opts   Options
+	client *plugin.Client
+	runner *processRunner
+	tail   *lineTail
+
+	closeOnce sync.Once
+}
+
+// Launch starts the plugin described by spec and completes its handshake.
+// On any error nothing is left running.
+func Launch(spec Spec, opts Options) (*Plugin, error) {
+	if spec.Path == "" {
+		return nil, fmt.Errorf("plugin %s: no executable given", spec)
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 20 * time.Second
+	}
+	if opts.KillTimeout <= 0 {
+		opts.KillTimeout = 3 * time.Second
+	}
+	if opts.LogLevel == hclog.NoLevel {
+		opts.LogLevel = hclog.Info
+	}
+	p := &Plugin{spec: spec, opts: opts, tail: newLineTail(20)}
+	var runnerErr error
+	p.client = plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  contract.Handshake,
+		Plugins:          contract.HostPlugins(),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true, // the runner adds the host's environment before spec.Env
+		StartTimeout:     opts.StartTimeout,
+		Logger:           newLogger(spec.String(), opts.Log, opts.LogLevel),
+		SyncStderr:       io.Discard,
+		SyncStdout:       io.Discard,
+		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
+			r, err := newProcessRunner(spec, cmd.Env, p.tail)
+			p.runner, runnerErr = r, err
+			return r, err
+		},
+	})
+	if _, err := p.client.Client(); err != nil {
+		p.Close()
+		if runnerErr != nil {
+			err = runnerErr
+		}
+		return nil, p.explain("start", err)
+	}
+	return p, nil
+}
+
+// Spec returns what the plugin was launched from.
+func (p *Plugin) Spec() Spec { return p.spec }
+
+// Server returns the plugin's server role.
+func (p *Plugin) Server() (contract.GreetServerClient, error) {
+	v, err := p.dispense(contract.ServerPluginName)
+	if err != nil {
+		return nil, err
+	}
+	return v.(contract.GreetServerClient), nil
+}
+
+// Client returns the plugin's client role.
+func (p *Plugin) Client() (contract.GreetClientClient, error) {
+	v, err := p.dispense(contract.ClientPluginName)
+	if err != nil {
+		return nil, err
+	}
+	return v.(contract.GreetClientClient), nil
+}
+
+func (p *Plugin) dispense(role string) (interface{}, error) {
+	cp, err := p.client.Client()
+	if err != nil {
+		return nil, p.explain("connect", err)
+	}
+	v, err := cp.Dispense(role)
+	if err != nil {
+		return nil, p.explain("dispense "+role, err)
+	}
+	return v, nil
+}
+
+// Exited reports whether the plugin process has ended.
+func (p *Plugin) Exited() bool {
+	if p.runner == nil {
+		return true
+	}
+	select {
+	case <-p.runner.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// PID returns the plugin's process ID, or 0 if it never started.
+func (p *Plugin) PID() int {
+	if p.runner == nil || p.runner.cmd.Process == nil {
+		return 0
+	}
+	return p.runner.cmd.Process.Pid
+}
+
+// Err turns an error from a call into the plugin into one that says what
+// happened to the plugin, when the plugin has gone away. A call fails a
+// moment before the process is reaped, so it waits briefly for the exit.
+func (p *Plugin) Err(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if p.runner != nil {
+		select {
+		case <-p.runner.exited:
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return p.explain(op, err)
+}
+
+// explain wraps err with the plugin's name and, if it has exited, how, plus
+// its last lines of stderr.
+func (p *Plugin) explain(op string, err error) error {
+	msg := fmt.Sprintf("plugin %s: %s", p.spec, op)
+	if p.runner != nil {
+		if exit := p.runner.exitDescription(); exit != "" {
+			msg += fmt.Sprintf(": plugin process %d %s", p.runner.cmd.Process.Pid, exit)
+		}
+	}
+	if tail := p.tail.String(); tail != "" {
+		err = fmt.Errorf("%w\nlast plugin output:\n%s", err, indent(tail))
+	}
+	return &PluginError{Msg: msg, Err: err}
+}
+
+// PluginError is an error caused by a plugin: it failed to start, broke its
+// contract, or went away.
+type PluginError struct {
+	Msg string
+	Err error
+}
+
+func (e *PluginError) Error() string { return e.Msg + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *PluginError) Unwrap() error { return e.Err }
+
+// IsPluginError reports whether err came from a plugin failure.
+func IsPluginError(err error) bool {
+	var pe *PluginError
+	return errors.As(err, &pe)
+}
+
+// Close ends the plugin: a graceful go-plugin shutdown bounded by
+// KillTimeout, then SIGKILL to its whole process group, then a wait for the
+// exit. It is safe to call more than once and from any goroutine.
+func (p *Plugin) Close() {
+	p.closeOnce.Do(func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p.client.Kill()
+		}()
+		select {
+		case <-done:
+		case <-time.After(p.opts.KillTimeout):
+		}
+		if p.runner == nil || p.runner.cmd.Process == nil {
+			return
+		}
+		// Kill the group even after a graceful exit: a wrapper's children
+		// may have outlived it.
+		p.runner.killGroup()
+		go func() { _ = p.runner.Wait(context.Background()) }()
+		select {
+		case <-p.runner.exited:
+		case <-time.After(p.opts.KillTimeout):
+		}
+		// go-plugin's Kill returns once the process is reaped; if it is
+		// stuck anyway, leave it rather than hang the caller.
+		select {
+		case <-done:
+		case <-time.After(p.opts.KillTimeout):
+		}
+	})
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}

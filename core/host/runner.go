@@ -1,0 +1,152 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin/runner"
+)
+
+// processRunner starts a plugin in a process group of its own, so that a
+// plugin that is a wrapper (a shell, an interpreter, the exec adapter) dies
+// with all its children, and with a parent-death signal, so that it dies even
+// when the host is killed. It keeps the exit status and the last lines of
+// stderr so that errors can say why a plugin went away.
+type processRunner struct {
+	cmd    *exec.Cmd
+	stdout io.ReadCloser
+	stderr io.ReadCloser
+	tail   *lineTail
+
+	exited   chan struct{} // closed when the process has been waited for
+	waitOnce sync.Once
+	waitErr  error
+}
+
+var _ runner.Runner = (*processRunner)(nil)
+
+func newProcessRunner(spec Spec, env []string, tail *lineTail) (*processRunner, error) {
+	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Env = append(append(os.Environ(), spec.Env...), env...)
+	cmd.Dir = spec.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	return &processRunner{
+		cmd:    cmd,
+		stdout: stdout,
+		stderr: &teeReadCloser{ReadCloser: stderr, w: tail},
+		tail:   tail,
+		exited: make(chan struct{}),
+	}, nil
+}
+
+func (r *processRunner) Start(context.Context) error {
+	if err := r.cmd.Start(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (r *processRunner) Diagnose(context.Context) string {
+	return r.tail.String()
+}
+
+func (r *processRunner) Stdout() io.ReadCloser { return r.stdout }
+func (r *processRunner) Stderr() io.ReadCloser { return r.stderr }
+func (r *processRunner) Name() string          { return r.cmd.Path }
+
+// Wait waits for the process once; later calls return the same result.
+func (r *processRunner) Wait(context.Context) error {
+	r.waitOnce.Do(func() {
+		r.waitErr = r.cmd.Wait()
+		close(r.exited)
+	})
+	<-r.exited
+	return r.waitErr
+}
+
+// Kill kills the whole process group. go-plugin waits for the exit itself.
+func (r *processRunner) Kill(context.Context) error {
+	r.killGroup()
+	return nil
+}
+
+func (r *processRunner) killGroup() {
+	if r.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-r.exited:
+		// The leader is gone and its PID may be reused; children that
+		// outlived it still carry its group ID, which is not reused while
+		// any member lives, so killing the group is still safe.
+	default:
+	}
+	if err := syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		_ = r.cmd.Process.Kill()
+	}
+}
+
+func (r *processRunner) ID() string {
+	if r.cmd.Process == nil {
+		return ""
+	}
+	return strconv.Itoa(r.cmd.Process.Pid)
+}
+
+func (r *processRunner) PluginToHost(n, a string) (string, string, error) { return n, a, nil }
+func (r *processRunner) HostToPlugin(n, a string) (string, string, error) { return n, a, nil }
+
+// exitDescription says how the process ended, or "" while it runs.
+func (r *processRunner) exitDescription() string {
+	select {
+	case <-r.exited:
+	default:
+		return ""
+	}
+	if r.waitErr == nil {
+		return "exited with status 0"
+	}
+	var ee *exec.ExitError
+	if errors.As(r.waitErr, &ee) {
+		return fmt.Sprintf("exited: %v", ee)
+	}
+	return fmt.Sprintf("exited: %v", r.waitErr)
+}
+
+// teeReadCloser copies what go-plugin reads from stderr into the tail.
+type teeReadCloser struct {
+	io.ReadCloser
+	w io.Writer
+}
+
+func (t *teeReadCloser) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if n > 0 {
+		_, _ = t.w.Write(p[:n])
+	}
+	return n, err
+}
+
+// newLogger returns the hclog logger go-plugin uses for a plugin's messages.
+func newLogger(name string, out io.Writer, level hclog.Level) hclog.Logger {
+	if out == nil {
+		out = io.Discard
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: name, Output: out, Level: level})
+}

@@ -1,0 +1,82 @@
+// Package builtin is the registry of plugins compiled into greetspec
+// binaries. A binary that calls ServeIfRequested at the top of main (or of
+// TestMain) can be launched as any of them, so `go install` gives a
+// self-contained tool and tests need no separate plugin builds.
+package builtin
+
+import (
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/plugins/reference"
+)
+
+// Entry is one built-in plugin.
+type Entry struct {
+	// Name is what follows "builtin:" in a plugin reference.
+	Name string
+	// Summary says in one line what the plugin is.
+	Summary string
+	// New builds the implementations; it may read its configuration from
+	// the environment and fail.
+	New func() (contract.Plugins, error)
+}
+
+var registry = map[string]Entry{}
+
+// Register adds an entry; it panics on a duplicate name. Called from init.
+func Register(e Entry) {
+	if _, dup := registry[e.Name]; dup {
+		panic("builtin: duplicate plugin " + e.Name)
+	}
+	registry[e.Name] = e
+}
+
+// Lookup returns the named entry.
+func Lookup(name string) (Entry, bool) {
+	e, ok := registry[name]
+	return e, ok
+}
+
+// All returns every entry, sorted by name.
+func All() []Entry {
+	out := make([]Entry, 0, len(registry))
+	for _, e := range registry {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ServeIfRequested serves the built-in plugin named by the environment
+// variable contract.BuiltinEnv and exits; without it, it returns at once.
+func ServeIfRequested() {
+	name, ok := os.LookupEnv(contract.BuiltinEnv)
+	if !ok {
+		return
+	}
+	e, ok := Lookup(name)
+	if !ok {
+		fmt.Fprintf(os.Stderr, "greetspec: no built-in plugin %q\n", name)
+		os.Exit(2)
+	}
+	p, err := e.New()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "greetspec: built-in plugin %s: %v\n", name, err)
+		os.Exit(2)
+	}
+	contract.Serve(p)
+	os.Exit(0)
+}
+
+func init() {
+	Register(Entry{
+		Name:    "reference",
+		Summary: "the reference server and client (conform to every MUST and SHOULD)",
+		New: func() (contract.Plugins, error) {
+			return contract.Plugins{Server: &reference.Server{}, Client: reference.Client{}}, nil
+		},
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -23,6 +24,10 @@ import (
 // python is Debian's interpreter, the one that has python3-grpcio and
 // friends; the first python3 on PATH may lack them.
 const python = "/usr/bin/python3"
+
+// TestMain fails the package if a test leaves goroutines behind (go-plugin
+// clients, fake servers, event streams).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // syncBuffer is a bytes.Buffer safe for go-plugin's writer goroutines.
 type syncBuffer struct {

@@ -4,7 +4,8 @@
 // connection ended (orderly close, reset, or nothing before a deadline).
 //
 // Every blocking operation takes a timeout, so a misbehaving implementation
-// can fail a spec but never hang it. Every operation is recorded in the
+// can fail a spec but never hang it; a timeout of zero or less means no
+// waiting at all. Every operation is recorded in the
 // connection's [Transcript], whose String method renders a readable log to
 // attach to a failure message.
 //
@@ -44,18 +45,19 @@
 //
 // On Linux a socket closed while unread bytes sit in its receive buffer
 // sends RST instead of FIN; [Conn.Abort] forces the same with SO_LINGER 0.
-// What the other side then reads is observed on Linux loopback as follows
-// (the package tests pin these down):
+// Observed on Linux loopback, and pinned down by this package's tests:
 //
-//   - bytes that had already arrived before the RST stay readable: a read
-//     returns them first and only the next read reports the reset, so
-//     [Result.Data] holds them and [Result.End] is [EndReset];
-//   - a FIN received before the RST wins: once end of stream has been seen,
-//     later reads keep reporting [EndEOF], not the reset;
-//   - a write after the peer reset fails with ECONNRESET or EPIPE, which
-//     [Classify] maps to [EndReset].
+//   - bytes that reached the receiver before the RST stay readable: reads
+//     return them first and only then report the reset, so [Result.Data]
+//     holds them and [Result.End] is [EndReset];
+//   - in particular a server that writes its greeting and then closes with
+//     unread input is seen as the whole greeting followed by [EndReset]: a
+//     spec for an orderly close (SRV-CLOSE-1) must check End, not only Data;
+//   - a FIN received before the RST wins: reads keep reporting [EndEOF],
+//     while the next write fails with ECONNRESET or EPIPE, which [Classify]
+//     maps to [EndReset].
 //
-// Bytes still in flight from a peer that resets (not yet in the receiving
-// kernel) are lost, which is why a server that closes with unread input can
-// lose its own greeting on other systems and on busier links.
+// Bytes the resetting side had not yet transmitted are discarded with the
+// RST. Loopback transmits at once, but other links and other systems may lose
+// data this way, which is why the protocol asks for an orderly close.
 package wire

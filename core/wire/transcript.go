@@ -80,14 +80,14 @@ const renderLimit = 64
 func (t *Transcript) String() string {
 	var sb strings.Builder
 	for _, r := range t.Records() {
-		fmt.Fprintf(&sb, "%9.3fms %-11s", float64(r.At.Microseconds())/1000, r.Kind)
+		line := fmt.Sprintf("%9.3fms %-11s", float64(r.At.Microseconds())/1000, r.Kind)
 		if r.Detail != "" {
-			sb.WriteString(" " + r.Detail)
+			line += " " + r.Detail
 		}
 		if r.Data != nil {
-			sb.WriteString(" " + renderData(r.Data))
+			line += " " + renderData(r.Data)
 		}
-		sb.WriteByte('\n')
+		sb.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	return sb.String()
 }

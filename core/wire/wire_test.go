@@ -512,7 +512,7 @@ func TestTranscriptIsSafeForConcurrentUse(t *testing.T) {
 	for g := 0; g < 4; g++ {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			for i := 0; i < 100; i++ {
+			for i := 0; i < 50; i++ {
 				tr.Note("n%d", i)
 				_ = tr.String()
 			}
@@ -521,7 +521,7 @@ func TestTranscriptIsSafeForConcurrentUse(t *testing.T) {
 	for g := 0; g < 4; g++ {
 		<-done
 	}
-	if n := len(tr.Records()); n != 400 {
-		t.Fatalf("%d records, want 400", n)
+	if n := len(tr.Records()); n != 200 {
+		t.Fatalf("%d records, want 200", n)
 	}
 }

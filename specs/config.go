@@ -1,0 +1,67 @@
+package specs
+
+import (
+	"flag"
+	"io"
+	"os"
+	"time"
+)
+
+// Config is what the suite runs against and how long it waits. Set it
+// before RunSpecs; the suite reads it in its nodes, never at load time.
+type Config struct {
+	// Server and Client are plugin references (see host.ParseRef) for the
+	// implementations under test; an empty one leaves that role untested.
+	Server, Client string
+	// Self is the executable that serves "builtin:" plugins; empty means the
+	// running binary.
+	Self string
+	// IdleTimeout is T, passed to every server under test.
+	IdleTimeout time.Duration
+	// WaitTimeout bounds every wait for an outcome that should come promptly
+	// (a reply, an event, a close). Waits that involve T add T to it.
+	WaitTimeout time.Duration
+	// Gap is the pause between the pieces of a name or reply written in
+	// pieces; it must be well below IdleTimeout.
+	Gap time.Duration
+	// StartTimeout bounds a plugin's start and handshake.
+	StartTimeout time.Duration
+	// PluginLog receives the plugins' own log output; nil discards it.
+	PluginLog io.Writer
+}
+
+// DefaultConfig tests the bundled reference plugins with timings that keep
+// the suite fast on a loaded machine.
+func DefaultConfig() Config {
+	return Config{
+		Server:       "builtin:reference",
+		Client:       "builtin:reference",
+		IdleTimeout:  time.Second,
+		WaitTimeout:  5 * time.Second,
+		Gap:          50 * time.Millisecond,
+		StartTimeout: 20 * time.Second,
+	}
+}
+
+// Settings is the configuration the suite runs with.
+var Settings = DefaultConfig()
+
+// RegisterFlags binds Settings to flags in fs, so a compiled suite (go test,
+// ginkgo) takes them after `--`: for example
+// `go tool ginkgo ./specs -- -server=builtin:reference -idle-timeout=2s`.
+func RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&Settings.Server, "server", Settings.Server, "server plugin under test (builtin:NAME or a command line); empty skips the server specs")
+	fs.StringVar(&Settings.Client, "client", Settings.Client, "client plugin under test (builtin:NAME or a command line); empty skips the client specs")
+	fs.DurationVar(&Settings.IdleTimeout, "idle-timeout", Settings.IdleTimeout, "idle timeout T passed to servers under test")
+	fs.DurationVar(&Settings.WaitTimeout, "wait-timeout", Settings.WaitTimeout, "bound on every wait for a prompt outcome")
+	fs.DurationVar(&Settings.Gap, "gap", Settings.Gap, "pause between pieces written separately")
+	fs.DurationVar(&Settings.StartTimeout, "start-timeout", Settings.StartTimeout, "bound on a plugin's start and handshake")
+}
+
+// self returns the executable that serves built-in plugins.
+func self() (string, error) {
+	if Settings.Self != "" {
+		return Settings.Self, nil
+	}
+	return os.Executable()
+}

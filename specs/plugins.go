@@ -1,0 +1,76 @@
+package specs
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/greetspec/greetspec/core/host"
+	. "github.com/onsi/ginkgo/v2"
+)
+
+// slot holds the plugin process of one role for this suite process. It is
+// launched on first use and launched again if it has exited, so that a
+// plugin that crashes fails the spec it crashed in and not every later one.
+type slot struct {
+	role string
+	mu   sync.Mutex
+	p    *host.Plugin
+}
+
+var (
+	serverSlot = &slot{role: "server"}
+	clientSlot = &slot{role: "client"}
+)
+
+func (s *slot) ref() string {
+	if s.role == "server" {
+		return Settings.Server
+	}
+	return Settings.Client
+}
+
+// get returns the running plugin, launching it if needed.
+func (s *slot) get() (*host.Plugin, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p != nil && !s.p.Exited() {
+		return s.p, nil
+	}
+	if s.p != nil {
+		s.p.Close()
+		s.p = nil
+	}
+	exe, err := self()
+	if err != nil {
+		return nil, err
+	}
+	spec, err := host.ParseRef(s.ref(), exe)
+	if err != nil {
+		return nil, fmt.Errorf("%s plugin: %w", s.role, err)
+	}
+	p, err := host.Launch(spec, host.Options{StartTimeout: Settings.StartTimeout, Log: Settings.PluginLog})
+	if err != nil {
+		return nil, err
+	}
+	s.p = p
+	return p, nil
+}
+
+// close ends the plugin, if any.
+func (s *slot) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p != nil {
+		s.p.Close()
+		s.p = nil
+	}
+}
+
+// ClosePlugins ends every plugin process this suite process started. The
+// suite calls it after all specs; a runner that stops early calls it too.
+func ClosePlugins() {
+	serverSlot.close()
+	clientSlot.close()
+}
+
+var _ = AfterSuite(ClosePlugins)

@@ -1,0 +1,168 @@
+package specs
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/core/wire"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// ServerUnderTest is a server plugin started for one spec. It collects the
+// server's ConnectionEvents and is stopped when the spec ends.
+type ServerUnderTest struct {
+	// Addr is the address the server bound.
+	Addr string
+	// Idle is the idle timeout T it was started with.
+	Idle time.Duration
+
+	plugin *host.Plugin
+	mu     sync.Mutex
+	events []*contract.ConnectionEvent
+}
+
+// StartServer starts the server under test on 127.0.0.1 port 0 with the
+// idle timeout idle (Settings.IdleTimeout if zero) and stops it when the
+// spec ends.
+func StartServer(idle time.Duration) *ServerUnderTest {
+	GinkgoHelper()
+	if idle == 0 {
+		idle = Settings.IdleTimeout
+	}
+	p, err := serverSlot.get()
+	Expect(err).NotTo(HaveOccurred(), "launching the server plugin")
+	rpc, err := p.Server()
+	Expect(err).NotTo(HaveOccurred())
+
+	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
+	defer cancel()
+	resp, err := rpc.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: uint32(idle.Milliseconds())})
+	Expect(p.Err("Start", err)).NotTo(HaveOccurred())
+	_, port, err := net.SplitHostPort(resp.GetAddress())
+	Expect(err).NotTo(HaveOccurred(), "the server's bound address %q", resp.GetAddress())
+	Expect(port).NotTo(Equal("0"), "the server must report the port it actually bound")
+	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p}
+
+	streamCtx, stopStream := context.WithCancel(context.Background())
+	stream, err := rpc.Events(streamCtx, &contract.EventsRequest{})
+	Expect(p.Err("Events", err)).NotTo(HaveOccurred())
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.events = append(s.events, ev)
+			s.mu.Unlock()
+		}
+	}()
+
+	DeferCleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
+		defer cancel()
+		_, err := rpc.Stop(ctx, &contract.StopRequest{})
+		stopStream()
+		<-streamDone
+		Expect(p.Err("Stop", err)).NotTo(HaveOccurred(), "stopping the server")
+	})
+	return s
+}
+
+// Events returns the events reported so far.
+func (s *ServerUnderTest) Events() []*contract.ConnectionEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*contract.ConnectionEvent(nil), s.events...)
+}
+
+// EventsFrom returns the events whose peer is the given local address.
+func (s *ServerUnderTest) EventsFrom(local string) []*contract.ConnectionEvent {
+	var out []*contract.ConnectionEvent
+	for _, ev := range s.Events() {
+		if sameAddr(ev.GetRemoteAddress(), local) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// EventFor waits (up to wait, or WaitTimeout plus T if zero) for the event
+// of the connection whose local end is conn, and returns it.
+func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contract.ConnectionEvent {
+	GinkgoHelper()
+	if wait == 0 {
+		wait = Settings.WaitTimeout + s.Idle
+	}
+	var ev *contract.ConnectionEvent
+	Eventually(func() []*contract.ConnectionEvent {
+		return s.EventsFrom(conn.LocalAddr())
+	}).WithTimeout(wait).WithPolling(10*time.Millisecond).Should(HaveLen(1),
+		"the server must report the connection from %s exactly once", conn.LocalAddr())
+	ev = s.EventsFrom(conn.LocalAddr())[0]
+	return ev
+}
+
+// Dial connects a probe client to the server. The connection is closed when
+// the spec ends, and its transcript is attached to the report if it fails.
+func (s *ServerUnderTest) Dial() *wire.Conn {
+	GinkgoHelper()
+	conn, err := wire.Dial(s.Addr, Settings.WaitTimeout)
+	Expect(err).NotTo(HaveOccurred(), "connecting to the server under test at %s", s.Addr)
+	attachTranscript("probe client "+conn.LocalAddr()+" -> server", conn)
+	return conn
+}
+
+// Greet runs a conforming exchange from a probe client: send name, half
+// close, read the reply until the server closes. It returns the connection
+// (for its event) and what came back.
+func (s *ServerUnderTest) Greet(name []byte) (*wire.Conn, wire.Result) {
+	GinkgoHelper()
+	conn := s.Dial()
+	Expect(conn.Send(name, Settings.WaitTimeout)).To(Succeed())
+	Expect(conn.CloseWrite()).To(Succeed())
+	return conn, conn.ReadUntilEnd(0, Settings.WaitTimeout+s.Idle)
+}
+
+// ExpectServing checks that the server still greets a fresh client.
+func (s *ServerUnderTest) ExpectServing() {
+	GinkgoHelper()
+	_, res := s.Greet([]byte("still-serving"))
+	Expect(string(res.Data)).To(Equal(contract.Greeting), "a later client must still be greeted: %s", res)
+}
+
+// attachTranscript adds conn's transcript to the spec report if the spec
+// fails, and closes conn when the spec ends.
+func attachTranscript(title string, conn *wire.Conn) {
+	DeferCleanup(func() {
+		_ = conn.Close()
+		if CurrentSpecReport().Failed() {
+			AddReportEntry("wire transcript: "+title, conn.Transcript().String())
+		}
+	})
+}
+
+// sameAddr compares two host:port addresses, tolerating IPv4-mapped forms.
+func sameAddr(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb {
+		return false
+	}
+	ia, ib := net.ParseIP(ha), net.ParseIP(hb)
+	return ia != nil && ib != nil && ia.Equal(ib)
+}
+
+// describeEvent renders an event for failure messages.
+func describeEvent(ev *contract.ConnectionEvent) string {
+	return fmt.Sprintf("remote=%s name=%q raw=%x end=%s reply=%q log=%q error=%q",
+		ev.GetRemoteAddress(), ev.GetName(), ev.GetNameRaw(), ev.GetNameEnd(), ev.GetReply(), ev.GetLogLine(), ev.GetError())
+}

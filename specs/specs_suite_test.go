@@ -1,0 +1,26 @@
+package specs_test
+
+import (
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/greetspec/greetspec/plugins/builtin"
+	"github.com/greetspec/greetspec/specs"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+func init() { specs.RegisterFlags(flag.CommandLine) }
+
+// TestMain lets this test binary serve the built-in plugins, so the suite
+// runs against the reference plugins without building anything else.
+func TestMain(m *testing.M) {
+	builtin.ServeIfRequested()
+	os.Exit(m.Run())
+}
+
+func TestConformance(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "greetspec conformance suite (reference plugins)")
+}

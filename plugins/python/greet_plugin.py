@@ -547,10 +547,8 @@ class SideServices(grpc.GenericRpcHandler):
 
     def _wait(self, context):
         """Blocks until the RPC ends or the process shuts down."""
-        ended = threading.Event()
-        context.add_callback(ended.set)
-        while context.is_active() and not self._shutdown.is_set():
-            ended.wait(1.0)
+        while context.is_active() and not self._shutdown.wait(0.2):
+            pass
 
     def _stdio(self, request, context):
         # Our stdout carries only the handshake and stderr goes straight to

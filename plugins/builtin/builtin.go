@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/plugins/faulty"
 	"github.com/greetspec/greetspec/plugins/reference"
 )
 
@@ -79,4 +81,11 @@ func init() {
 			return contract.Plugins{Server: &reference.Server{}, Client: reference.Client{}}, nil
 		},
 	})
+	for _, f := range faulty.All() {
+		Register(Entry{
+			Name:    "faulty/" + f.Name,
+			Summary: "faulty " + f.Role() + ", violates " + strings.Join(f.Kills, ", ") + ": " + f.Summary,
+			New:     func() (contract.Plugins, error) { return f.Plugins(), nil },
+		})
+	}
 }

@@ -1,0 +1,77 @@
+// Command greetspec runs the greeting-protocol conformance suite against
+// server and client implementations and prints a verdict per requirement.
+//
+//	greetspec run                       # the bundled reference plugins
+//	greetspec run --server ./my-plugin  # your server, as a go-plugin plugin
+//	greetspec list                      # every requirement and its specs
+//
+// Exit status: 0 when every spec that ran passed, 1 when some failed, 2 on a
+// usage or setup error (bad flags, a plugin that cannot be started).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/greetspec/greetspec/plugins/builtin"
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit status out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// usageErr marks err as a usage or setup error (status 2).
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+func main() {
+	// Re-executed as one of its own built-in plugins, greetspec serves it
+	// and never reaches the CLI.
+	builtin.ServeIfRequested()
+	os.Exit(execute(os.Args[1:]))
+}
+
+// execute runs the CLI with args and returns the exit status.
+func execute(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "greetspec:", ee.err)
+		}
+		return ee.code
+	}
+	// Everything cobra itself reports (unknown flag, bad value, missing
+	// subcommand) is a usage error.
+	fmt.Fprintln(os.Stderr, "greetspec:", err)
+	fmt.Fprintln(os.Stderr, "Run 'greetspec --help' for usage.")
+	return 2
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "greetspec",
+		Short: "Conformance tests for the greeting protocol",
+		Long: `greetspec tells you whether a greeting-protocol server or client conforms to
+the protocol specification (PROTOCOL.md), requirement by requirement.
+
+Implementations are go-plugin plugins, so they can be written in any language;
+greetspec bundles correct reference plugins and deliberately faulty ones.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRunCmd(), newListCmd(), newPluginsCmd())
+	return root
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/plugins/builtin"
+	"github.com/greetspec/greetspec/specs"
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/onsi/gomega"
+	"github.com/spf13/cobra"
+)
+
+// runOptions are the flags of `greetspec run`.
+type runOptions struct {
+	server, client string
+
+	idleTimeout, waitTimeout, gap, startTimeout time.Duration
+
+	labelFilter, focus, skip  string
+	failFast, verbose, noRepro bool
+	jsonReport, junitReport   string
+	seed                      int64
+	pluginLog                 bool
+}
+
+func newRunCmd() *cobra.Command {
+	d := specs.DefaultConfig()
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [flags] [-- ginkgo flags]",
+		Short: "Run the conformance suite and print a verdict per requirement",
+		Long: `Run the conformance suite against a server plugin, a client plugin, or both,
+and print a verdict per requirement of PROTOCOL.md.
+
+With no plugin flags both roles are tested with the bundled reference plugins.
+Giving --server or --client tests only the roles given.
+
+A plugin reference is either builtin:NAME (see 'greetspec plugins') or the
+command line of a go-plugin plugin executable, for example
+  --server ./bin/my-server-plugin
+  --server '/usr/bin/python3 plugins/python/greet_plugin.py'
+No shell is involved: quotes group words, nothing else is interpreted.
+
+Requirements and specs are selected with Ginkgo label filters: every spec
+carries its requirement ID, its role (server, client), its level (must,
+should, may) and its area (greeting, utf8, limits, closure, robustness):
+  greetspec run --label-filter 'server && must'
+  greetspec run --label-filter SRV-UTF8-3
+Any other Ginkgo flag can follow '--', e.g. -- --ginkgo.randomize-all.
+
+Exit status: 0 every spec that ran passed; 1 some spec failed; 2 usage or
+setup error (bad flags, a plugin that cannot be started).`,
+		Example: `  greetspec run
+  greetspec run --server builtin:faulty/greeting-capitalised
+  greetspec run --client ./my-client-plugin --label-filter must -v`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "server plugin under test (builtin:NAME or a command line)")
+	f.StringVar(&o.client, "client", "", "client plugin under test (builtin:NAME or a command line)")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", d.IdleTimeout, "idle timeout T passed to the server under test")
+	f.DurationVar(&o.waitTimeout, "wait-timeout", d.WaitTimeout, "bound on every wait for an outcome that should come promptly")
+	f.DurationVar(&o.gap, "gap", d.Gap, "pause between pieces of a name or reply written in pieces (keep well below --idle-timeout)")
+	f.DurationVar(&o.startTimeout, "start-timeout", d.StartTimeout, "bound on a plugin's start and handshake")
+	f.StringVar(&o.labelFilter, "label-filter", "", "run only specs matching this Ginkgo label filter")
+	f.StringVar(&o.focus, "focus", "", "run only specs whose text matches this regular expression")
+	f.StringVar(&o.skip, "skip", "", "skip specs whose text matches this regular expression")
+	f.BoolVar(&o.failFast, "fail-fast", false, "stop at the first failing spec")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "print every spec as it runs")
+	f.BoolVar(&o.noRepro, "no-repro", false, "do not print a repro command for each failed requirement")
+	f.StringVar(&o.jsonReport, "json-report", "", "also write Ginkgo's JSON report to this file")
+	f.StringVar(&o.junitReport, "junit-report", "", "also write a JUnit XML report to this file")
+	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
+	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	return cmd
+}
+
+// verdictReport receives the suite's report; it is filled by the
+// ReportAfterSuite node below once RunSpecs has run the specs.
+var verdictReport *types.Report
+
+var _ = ReportAfterSuite("greetspec verdict", func(r Report) { verdictReport = &r })
+
+// fakeT satisfies GinkgoTestingT outside `go test`.
+type fakeT struct{ failed bool }
+
+func (t *fakeT) Fail() { t.failed = true }
+
+func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
+	out := cmd.OutOrStdout()
+	if o.server == "" && o.client == "" {
+		o.server, o.client = "builtin:reference", "builtin:reference"
+	}
+	if o.gap >= o.idleTimeout {
+		return usageErr("--gap (%v) must be below --idle-timeout (%v)", o.gap, o.idleTimeout)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--idle-timeout", o.idleTimeout}, {"--wait-timeout", o.waitTimeout}, {"--gap", o.gap}, {"--start-timeout", o.startTimeout}} {
+		if d.v <= 0 {
+			return usageErr("%s must be positive, got %v", d.name, d.v)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return usageErr("cannot find greetspec's own executable: %v", err)
+	}
+
+	s := specs.DefaultConfig()
+	s.Server, s.Client, s.Self = o.server, o.client, self
+	s.IdleTimeout, s.WaitTimeout, s.Gap, s.StartTimeout = o.idleTimeout, o.waitTimeout, o.gap, o.startTimeout
+	if o.pluginLog {
+		s.PluginLog = os.Stderr
+	}
+	specs.Settings = s
+
+	// Start each plugin once before the suite, so that a missing file or a
+	// program that is not a plugin is a setup error, not 60 failed specs.
+	for _, role := range []struct{ name, ref string }{{"server", o.server}, {"client", o.client}} {
+		if role.ref == "" {
+			continue
+		}
+		if err := preflight(role.name, role.ref, self, s.StartTimeout); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	if err := parseGinkgoArgs(ginkgoArgs, &suiteConfig, &reporterConfig); err != nil {
+		return usageErr("%v", err)
+	}
+	if o.labelFilter != "" {
+		suiteConfig.LabelFilter = o.labelFilter
+	}
+	if o.focus != "" {
+		suiteConfig.FocusStrings = append(suiteConfig.FocusStrings, o.focus)
+	}
+	if o.skip != "" {
+		suiteConfig.SkipStrings = append(suiteConfig.SkipStrings, o.skip)
+	}
+	suiteConfig.FailFast = suiteConfig.FailFast || o.failFast
+	if o.seed != 0 {
+		suiteConfig.RandomSeed = o.seed
+	}
+	reporterConfig.Verbose = reporterConfig.Verbose || o.verbose
+	reporterConfig.NoColor = reporterConfig.NoColor || !isTerminal(os.Stdout)
+	if o.jsonReport != "" {
+		reporterConfig.JSONReport = o.jsonReport
+	}
+	if o.junitReport != "" {
+		reporterConfig.JUnitReport = o.junitReport
+	}
+
+	fmt.Fprintf(out, "greetspec: server %s, client %s, T=%v\n", orNone(o.server), orNone(o.client), o.idleTimeout)
+	gomega.RegisterFailHandler(Fail)
+	t := &fakeT{}
+	passed := RunSpecs(t, "greetspec conformance", suiteConfig, reporterConfig)
+	specs.ClosePlugins()
+
+	if verdictReport == nil {
+		return &exitError{code: 2, err: fmt.Errorf("the suite produced no report")}
+	}
+	fmt.Fprintln(out)
+	verdicts := specs.Verdicts(*verdictReport)
+	specs.WriteVerdicts(out, verdicts)
+	if !o.noRepro {
+		writeRepro(out, verdicts, o)
+	}
+	if !passed || t.failed {
+		return &exitError{code: 1}
+	}
+	if ran := verdictReport.PreRunStats.SpecsThatWillRun; ran == 0 {
+		return usageErr("no spec matched the filters: nothing was tested")
+	}
+	return nil
+}
+
+// preflight launches the plugin once and asks it to describe its role.
+func preflight(role, ref, self string, startTimeout time.Duration) error {
+	if name, ok := strings.CutPrefix(ref, host.BuiltinPrefix); ok {
+		if _, known := builtin.Lookup(name); !known {
+			return fmt.Errorf("--%s: no built-in plugin %q (see 'greetspec plugins')", role, name)
+		}
+	}
+	spec, err := host.ParseRef(ref, self)
+	if err != nil {
+		return fmt.Errorf("--%s: %w", role, err)
+	}
+	p, err := host.Launch(spec, host.Options{StartTimeout: startTimeout})
+	if err != nil {
+		return fmt.Errorf("--%s: %w", role, err)
+	}
+	defer p.Close()
+	if role == "server" {
+		_, err = p.Server()
+	} else {
+		_, err = p.Client()
+	}
+	if err != nil {
+		return fmt.Errorf("--%s: the plugin does not offer the %s role: %w", role, role, err)
+	}
+	return nil
+}
+
+// parseGinkgoArgs applies Ginkgo flags given after "--". Both --focus and
+// --ginkgo.focus spellings are accepted.
+func parseGinkgoArgs(args []string, sc *types.SuiteConfig, rc *types.ReporterConfig) error {
+	if len(args) == 0 {
+		return nil
+	}
+	fs, err := types.BuildTestSuiteFlagSet(sc, rc)
+	if err != nil {
+		return err
+	}
+	var norm []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(strings.TrimLeft(a, "-"), "ginkgo.") {
+			a = "--ginkgo." + strings.TrimLeft(a, "-")
+		}
+		norm = append(norm, a)
+	}
+	rest, err := fs.Parse(norm)
+	if err != nil {
+		return fmt.Errorf("ginkgo flags after --: %w", err)
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(rest, " "))
+	}
+	return nil
+}
+
+// writeRepro prints, for each failed requirement, the command that runs
+// just its specs again with the same plugins.
+func writeRepro(w io.Writer, vs []specs.Verdict, o *runOptions) {
+	first := true
+	for _, v := range vs {
+		if v.Outcome != specs.OutcomeFail {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nTo run a failed requirement again:")
+			first = false
+		}
+		var parts []string
+		parts = append(parts, "greetspec run")
+		if o.server != "" && v.Requirement.Role == "server" {
+			parts = append(parts, "--server "+shellQuote(o.server))
+		}
+		if o.client != "" && v.Requirement.Role == "client" {
+			parts = append(parts, "--client "+shellQuote(o.client))
+		}
+		if o.idleTimeout != specs.DefaultConfig().IdleTimeout {
+			parts = append(parts, "--idle-timeout "+o.idleTimeout.String())
+		}
+		parts = append(parts, "--label-filter "+v.Requirement.ID, "-v")
+		fmt.Fprintf(w, "  %s\n", strings.Join(parts, " "))
+	}
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(not tested)"
+	}
+	return s
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,158 @@
+package specs
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// Outcome is the verdict on one requirement.
+type Outcome string
+
+// Outcomes, from best to worst for a requirement.
+const (
+	// OutcomePass: every spec of the requirement ran and passed.
+	OutcomePass Outcome = "PASS"
+	// OutcomeFail: at least one spec of the requirement failed.
+	OutcomeFail Outcome = "FAIL"
+	// OutcomeNotObservable: the requirement needs observations the run cannot
+	// make (for example server events in address mode).
+	OutcomeNotObservable Outcome = "NOT-OBSERVABLE"
+	// OutcomeSkipped: no spec of the requirement ran (role not under test, or
+	// filtered out).
+	OutcomeSkipped Outcome = "SKIPPED"
+)
+
+// NotObservablePrefix starts the skip message of a spec that cannot observe
+// what it needs; such skips count as OutcomeNotObservable, not OutcomeSkipped.
+const NotObservablePrefix = "not observable: "
+
+// SpecOutcome is one spec's result within a verdict.
+type SpecOutcome struct {
+	// Text is the spec's own text (without the requirement container).
+	Text string
+	// State is ginkgo's state: passed, failed, skipped, ...
+	State string
+	// Message is the failure or skip message, if any.
+	Message string
+	// Location is where the failure happened, file:line.
+	Location string
+}
+
+// Verdict is the result of a run for one requirement.
+type Verdict struct {
+	Requirement Requirement
+	Outcome     Outcome
+	Specs       []SpecOutcome
+}
+
+// Verdicts turns a ginkgo report into one verdict per requirement of the
+// catalogue, in document order.
+func Verdicts(report types.Report) []Verdict {
+	byID := map[string]*Verdict{}
+	var out []Verdict
+	for _, r := range catalogue {
+		out = append(out, Verdict{Requirement: r})
+	}
+	for i := range out {
+		byID[out[i].Requirement.ID] = &out[i]
+	}
+	for _, sr := range report.SpecReports {
+		if sr.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		id, ok := RequirementOf(sr.Labels())
+		if !ok {
+			continue
+		}
+		so := SpecOutcome{Text: strings.Join(append(sr.ContainerHierarchyTexts[1:], sr.LeafNodeText), " "), State: sr.State.String()}
+		if sr.State.Is(types.SpecStateFailureStates) || sr.State == types.SpecStateSkipped {
+			so.Message = sr.Failure.Message
+			if sr.Failure.Location.FileName != "" {
+				so.Location = sr.Failure.Location.String()
+			}
+		}
+		v := byID[id]
+		v.Specs = append(v.Specs, so)
+	}
+	for i := range out {
+		out[i].Outcome = outcomeOf(out[i].Specs)
+	}
+	return out
+}
+
+func outcomeOf(specs []SpecOutcome) Outcome {
+	ran, notObservable, failed := 0, 0, 0
+	for _, s := range specs {
+		switch {
+		case s.State == "passed":
+			ran++
+		case s.State == "skipped" && strings.HasPrefix(s.Message, NotObservablePrefix):
+			notObservable++
+		case s.State == "skipped" || s.State == "pending":
+		default:
+			failed++
+		}
+	}
+	switch {
+	case failed > 0:
+		return OutcomeFail
+	case notObservable > 0:
+		return OutcomeNotObservable
+	case ran > 0:
+		return OutcomePass
+	}
+	return OutcomeSkipped
+}
+
+// Tally counts verdicts by outcome.
+func Tally(vs []Verdict) map[Outcome]int {
+	t := map[Outcome]int{}
+	for _, v := range vs {
+		t[v.Outcome]++
+	}
+	return t
+}
+
+// WriteVerdicts prints one line per requirement and, under each failed one,
+// its failed specs with the first line of their failure; then a summary.
+func WriteVerdicts(w io.Writer, vs []Verdict) {
+	fmt.Fprintln(w, "Per-requirement verdict:")
+	for _, v := range vs {
+		r := v.Requirement
+		fmt.Fprintf(w, "  %-14s %-6s %-6s %-14s %s\n", r.ID, r.Level, r.Role, v.Outcome, shorten(r.Text, 90))
+		for _, s := range v.Specs {
+			if s.State == "passed" || s.State == "skipped" || s.State == "pending" {
+				continue
+			}
+			fmt.Fprintf(w, "      %s: %s\n", s.State, s.Text)
+			if msg := firstLine(s.Message); msg != "" {
+				fmt.Fprintf(w, "        %s\n", msg)
+			}
+			if s.Location != "" {
+				fmt.Fprintf(w, "        at %s\n", s.Location)
+			}
+		}
+	}
+	t := Tally(vs)
+	fmt.Fprintf(w, "Requirements: %d passed, %d failed, %d not observable, %d skipped\n",
+		t[OutcomePass], t[OutcomeFail], t[OutcomeNotObservable], t[OutcomeSkipped])
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return shorten(s, 160)
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -22,11 +22,11 @@ type runOptions struct {
 
 	idleTimeout, waitTimeout, gap, startTimeout time.Duration
 
-	labelFilter, focus, skip  string
+	labelFilter, focus, skip   string
 	failFast, verbose, noRepro bool
-	jsonReport, junitReport   string
-	seed                      int64
-	pluginLog                 bool
+	jsonReport, junitReport    string
+	seed                       int64
+	pluginLog                  bool
 }
 
 func newRunCmd() *cobra.Command {

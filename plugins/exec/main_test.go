@@ -92,7 +92,15 @@ func gone(pid int) bool {
 func waitGone(t *testing.T, pids ...int) {
 	t.Helper()
 	for _, pid := range pids {
-		eventually(t, 5*time.Second, "process "+strconv.Itoa(pid)+" still runs", func() bool { return gone(pid) })
+		deadline := time.Now().Add(5 * time.Second)
+		for !gone(pid) {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL) // do not leak it past a failed test
+				t.Errorf("after 5s: process %d still runs", pid)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }
 

@@ -79,6 +79,7 @@ func TestServerReportsLogLines(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = s.Stop(context.Background()) })
 			var evs events
 			ctx := context.Background()
 			resp, err := s.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0"}, evs.report)
@@ -170,7 +171,7 @@ func TestServerInvalidUTF8Log(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop(context.Background())
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	greet(t, resp.GetAddress(), "a\xe2\x82b")
 	eventually(t, 5*time.Second, "no event", func() bool { return len(evs.snapshot()) == 1 })
 	ev := evs.snapshot()[0]
@@ -209,6 +210,7 @@ func TestServerStartFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = s.Stop(context.Background()) })
 			start := time.Now()
 			_, err = s.Start(context.Background(), &contract.StartRequest{ListenAddress: "127.0.0.1:0"}, func(*contract.ConnectionEvent) {})
 			if took := time.Since(start); took > tt.within {
@@ -240,6 +242,7 @@ func TestServerStopKillsStubbornGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	if _, err := s.Start(context.Background(), &contract.StartRequest{}, func(*contract.ConnectionEvent) {}); err != nil {
 		t.Fatal(err)
 	}
@@ -261,6 +264,7 @@ func TestServerProgramExitsWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	ctx := context.Background()
 	// The probe is the one connection: the program exits after serving it.
 	if _, err := s.Start(ctx, &contract.StartRequest{}, func(*contract.ConnectionEvent) {}); err != nil {

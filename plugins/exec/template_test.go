@@ -92,7 +92,10 @@ func TestNewServerAndClientValidate(t *testing.T) {
 		{"server typo", func() error { _, err := NewServer(ServerConfig{Command: "prog {prot}"}); return err }, "unknown placeholder {prot}"},
 		{"server quote", func() error { _, err := NewServer(ServerConfig{Command: "prog 'x"}); return err }, "unterminated single quote"},
 		{"server bad regexp", func() error { _, err := NewServer(ServerConfig{Command: "p", LogPattern: "("}); return err }, "log pattern"},
-		{"server no groups", func() error { _, err := NewServer(ServerConfig{Command: "p", LogPattern: "connected (.*)"}); return err }, "(?P<addr>"},
+		{"server no groups", func() error {
+			_, err := NewServer(ServerConfig{Command: "p", LogPattern: "connected (.*)"})
+			return err
+		}, "(?P<addr>"},
 		{"server negative", func() error { _, err := NewServer(ServerConfig{Command: "p", ReadyTimeout: -1}); return err }, "negative"},
 		{"client empty", func() error { _, err := NewClient(ClientConfig{}); return err }, EnvClientCmd},
 		{"client typo", func() error { _, err := NewClient(ClientConfig{Command: "prog {nmae}"}); return err }, "unknown placeholder {nmae}"},

@@ -130,7 +130,7 @@ func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contra
 	}
 
 	reply, found := c.findReply(stdout.bytes())
-	resp := &contract.GreetResponse{Reply: reply, Shown: decodeUTF8(reply)}
+	resp := &contract.GreetResponse{Reply: reply, Shown: contract.DecodeUTF8(reply)}
 	fail := func(class contract.ErrorClass, format string, args ...any) (*contract.GreetResponse, error) {
 		resp.ErrorClass = class
 		resp.Error = fmt.Sprintf(format, args...) + out.String()

@@ -128,18 +128,6 @@ func TestCustomLogPattern(t *testing.T) {
 	}
 }
 
-func TestDecodeUTF8(t *testing.T) {
-	tests := map[string]int{"\x80": 1, "\xe2\x82": 1, "\xc0\xaf": 2, "\xe0\x80\xaf": 3, "\xed\xa0\x80": 3, "\xf4\x90\x80\x80": 4, "\xff": 1, "\xf0\x9f\x98": 1}
-	for in, n := range tests {
-		if got, want := decodeUTF8([]byte(in)), strings.Repeat("\uFFFD", n); got != want {
-			t.Errorf("decodeUTF8(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := decodeUTF8([]byte("a€😀é")); got != "a€😀é" {
-		t.Errorf("valid text changed: %q", got)
-	}
-}
-
 func TestFindReply(t *testing.T) {
 	tests := []struct {
 		name    string

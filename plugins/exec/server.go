@@ -389,10 +389,10 @@ func (s *Server) event(line []byte) *contract.ConnectionEvent {
 		name = line[m[i]:m[i+1]]
 	}
 	return &contract.ConnectionEvent{
-		RemoteAddress: normaliseAddr(decodeUTF8(addr)),
+		RemoteAddress: normaliseAddr(contract.DecodeUTF8(addr)),
 		NameRaw:       append([]byte{}, name...),
-		Name:          decodeUTF8(name),
-		LogLine:       decodeUTF8(line),
+		Name:          contract.DecodeUTF8(name),
+		LogLine:       contract.DecodeUTF8(line),
 	}
 }
 

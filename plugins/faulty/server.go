@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/greetspec/greetspec/core/contract"
 )
@@ -27,6 +29,9 @@ type ServerFaults struct {
 	NoClose bool
 	// SingleRead takes one read as the whole name, like the tutorial.
 	SingleRead bool
+	// KeepLastRead ends the name correctly but keeps only the bytes of the
+	// last read in it, as a loop that overwrites instead of appending.
+	KeepLastRead bool
 	// MaxName replaces the 1024-byte name limit when non-zero.
 	MaxName int
 	// IgnoreEOFWithoutBytes does not greet an empty name (end of stream
@@ -41,12 +46,21 @@ type ServerFaults struct {
 	// AbruptClose closes right after the greeting without half-closing and
 	// draining, so unread input turns the close into a reset.
 	AbruptClose bool
-	// DieOnClientClose makes the whole server stop accepting when a write
-	// to a client fails (as the tutorial does on EPIPE/ECONNRESET).
+	// DieOnClientClose makes the whole server stop accepting when a client
+	// resets the connection, whether reading the name or writing the greeting
+	// meets it (as the tutorial does on EPIPE/ECONNRESET).
 	DieOnClientClose bool
 	// DieOnInvalidUTF8 makes the whole server stop when a name is not valid
 	// UTF-8 (as the tutorial's strict decode does).
 	DieOnInvalidUTF8 bool
+	// StopAfterInvalidUTF8 greets a client whose name is not valid UTF-8
+	// correctly, then stops accepting.
+	StopAfterInvalidUTF8 bool
+	// TrimName strips leading and trailing white space from the name.
+	TrimName bool
+	// CollapseInvalidRuns decodes each run of invalid bytes as one U+FFFD
+	// instead of one per maximal subpart.
+	CollapseInvalidRuns bool
 	// GoDecoding decodes with Go's per-byte replacement instead of one
 	// U+FFFD per maximal subpart.
 	GoDecoding bool
@@ -68,6 +82,8 @@ type ServerFaults struct {
 	LogFormat string
 	// NoLog writes no log line.
 	NoLog bool
+	// LogHostOnly logs the peer's IP address without its port.
+	LogHostOnly bool
 	// RawLog logs the name without escaping control characters.
 	RawLog bool
 }
@@ -138,22 +154,23 @@ func (s *Server) accept(ln net.Listener, idle time.Duration, report func(*contra
 			done()
 			continue
 		}
-		if s.Faults.Sequential || s.Faults.DieOnClientClose || s.Faults.DieOnInvalidUTF8 {
-			// Serve in the accept loop itself, so a fatal error ends it.
-			ev, err := s.serve(conn.(*net.TCPConn), idle)
+		if s.Faults.Sequential {
+			// Serve in the accept loop itself: one connection at a time.
+			ev, _ := s.serve(conn.(*net.TCPConn), idle)
 			report(ev)
 			done()
-			if errors.Is(err, errDie) {
-				fmt.Fprintln(os.Stderr, "faulty server: dying:", ev.GetError())
-				_ = ln.Close()
-				return
-			}
 			continue
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			ev, _ := s.serve(conn.(*net.TCPConn), idle)
+			ev, err := s.serve(conn.(*net.TCPConn), idle)
+			if errors.Is(err, errDie) {
+				// Stop accepting before reporting, so that whoever sees the
+				// event also finds the server gone.
+				fmt.Fprintln(os.Stderr, "faulty server: dying:", ev.GetError())
+				_ = ln.Close()
+			}
 			report(ev)
 			done()
 		}()
@@ -179,6 +196,8 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) (*contract.Connect
 		ev.Error = err.Error()
 	}
 	switch {
+	case end == contract.NameEnd_NAME_END_ERROR && f.DieOnClientClose && errors.Is(err, syscall.ECONNRESET):
+		return ev, errDie
 	case end == contract.NameEnd_NAME_END_ERROR:
 		return ev, nil
 	case end == contract.NameEnd_NAME_END_IDLE && len(name) == 0 && !f.GreetIdle:
@@ -201,7 +220,11 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) (*contract.Connect
 		if f.RawLog {
 			logged = ev.Name
 		}
-		ev.LogLine = fmt.Sprintf(format, ev.RemoteAddress, logged)
+		address := ev.RemoteAddress
+		if host, _, err := net.SplitHostPort(address); err == nil && f.LogHostOnly {
+			address = host
+		}
+		ev.LogLine = fmt.Sprintf(format, address, logged)
 		fmt.Fprintln(os.Stderr, ev.LogLine)
 	}
 	if !f.GreetOnConnect {
@@ -227,6 +250,10 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) (*contract.Connect
 	_ = conn.CloseWrite()
 	_ = conn.SetReadDeadline(time.Now().Add(idle))
 	_, _ = io.Copy(io.Discard, conn)
+	if f.StopAfterInvalidUTF8 && !validUTF8(name) {
+		ev.Error = "stopping after a name that is not valid UTF-8"
+		return ev, errDie
+	}
 	return ev, nil
 }
 
@@ -237,9 +264,9 @@ func (s *Server) readName(conn net.Conn, idle time.Duration) ([]byte, contract.N
 		limit = f.MaxName
 	}
 	buf := make([]byte, limit+3)
-	n := 0
+	n, first := 0, 0 // first: where the kept part of the name starts
 	for n < limit || (f.WaitAfterLimit && n < len(buf)) {
-		if f.NoIdleClose {
+		if f.NoIdleClose && n == 0 {
 			_ = conn.SetReadDeadline(time.Time{})
 		} else {
 			_ = conn.SetReadDeadline(time.Now().Add(idle))
@@ -249,21 +276,24 @@ func (s *Server) readName(conn net.Conn, idle time.Duration) ([]byte, contract.N
 			max = len(buf)
 		}
 		m, err := conn.Read(buf[n:max])
+		if m > 0 && f.KeepLastRead {
+			first = n
+		}
 		n += m
 		switch {
 		case err == nil:
 			if f.SingleRead {
-				return buf[:n], contract.NameEnd_NAME_END_EOF, nil
+				return buf[first:n], contract.NameEnd_NAME_END_EOF, nil
 			}
 		case errors.Is(err, io.EOF):
-			return buf[:min(n, limit)], contract.NameEnd_NAME_END_EOF, nil
+			return buf[min(first, limit):min(n, limit)], contract.NameEnd_NAME_END_EOF, nil
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			return buf[:min(n, limit)], contract.NameEnd_NAME_END_IDLE, nil
+			return buf[min(first, limit):min(n, limit)], contract.NameEnd_NAME_END_IDLE, nil
 		default:
-			return buf[:min(n, limit)], contract.NameEnd_NAME_END_ERROR, err
+			return buf[min(first, limit):min(n, limit)], contract.NameEnd_NAME_END_ERROR, err
 		}
 	}
-	name := buf[:limit]
+	name := buf[min(first, limit):limit]
 	if f.CompleteCutChar {
 		name = s.completeCut(conn, buf, limit, idle)
 	}
@@ -283,6 +313,10 @@ func (s *Server) completeCut(conn net.Conn, buf []byte, limit int, idle time.Dur
 
 func (s *Server) decode(name []byte) string {
 	switch {
+	case s.Faults.TrimName:
+		return strings.TrimSpace(contract.DecodeUTF8(name))
+	case s.Faults.CollapseInvalidRuns:
+		return collapseInvalidRuns(name)
 	case s.Faults.GoDecoding:
 		return string([]rune(string(name))) // Go replaces each bad byte
 	case s.Faults.Latin1Decoding:
@@ -293,6 +327,27 @@ func (s *Server) decode(name []byte) string {
 		return string(r)
 	}
 	return contract.DecodeUTF8(name)
+}
+
+// collapseInvalidRuns decodes b replacing each run of bytes that do not
+// form a character with a single U+FFFD, a common but wrong shortcut.
+func collapseInvalidRuns(b []byte) string {
+	var sb strings.Builder
+	inRun := false
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		if r == utf8.RuneError && size == 1 {
+			if !inRun {
+				sb.WriteRune(utf8.RuneError)
+			}
+			inRun = true
+			continue
+		}
+		inRun = false
+		sb.WriteRune(r)
+	}
+	return sb.String()
 }
 
 // Stop closes the listener and every open connection.

@@ -1,0 +1,56 @@
+package faulty
+
+import "github.com/greetspec/greetspec/core/contract"
+
+// Faults against the server's greeting, name, log line and limit
+// requirements (PROTOCOL.md, sections Greeting and Limits). Where a fault
+// inherently breaks more than one requirement, its Summary says why.
+func init() {
+	for _, f := range []Fault{
+		{Name: "greeting-capitalised", Kills: []string{"SRV-GREET-1"},
+			Summary: `replies "Welcome to Asif server", the tutorial's prose instead of its code`,
+			Server:  &ServerFaults{Greeting: []byte("Welcome to Asif server")}},
+		{Name: "greeting-newline", Kills: []string{"SRV-GREET-1"},
+			Summary: "appends a line ending to the greeting",
+			Server:  &ServerFaults{Greeting: []byte(contract.Greeting + "\n")}},
+		{Name: "greets-on-connect", Kills: []string{"SRV-GREET-2"},
+			Summary: "sends the greeting as soon as the connection opens, before the name",
+			Server:  &ServerFaults{GreetOnConnect: true}},
+		{Name: "never-closes", Kills: []string{"SRV-GREET-3"},
+			Summary: "keeps the connection open after the greeting until the client ends its stream",
+			Server:  &ServerFaults{NoClose: true}},
+		{Name: "single-read", Kills: []string{"SRV-NAME-1", "SRV-GREET-2"},
+			Summary: "takes one read as the whole name, like the tutorial; answering the first piece of a name " +
+				"is also sending before the name has ended",
+			Server: &ServerFaults{SingleRead: true}},
+		{Name: "keeps-last-read", Kills: []string{"SRV-NAME-1"},
+			Summary: "ends the name correctly but keeps only the bytes of its last read",
+			Server:  &ServerFaults{KeepLastRead: true}},
+		{Name: "empty-name-ignored", Kills: []string{"SRV-NAME-2"},
+			Summary: "closes without log line or greeting when the client ends its stream having sent nothing",
+			Server:  &ServerFaults{IgnoreEOFWithoutBytes: true}},
+		{Name: "no-greet-after-silence", Kills: []string{"SRV-NAME-3"},
+			Summary: "closes without a greeting when T passes after some bytes instead of taking them as the name",
+			Server:  &ServerFaults{NoGreetOnIdle: true}},
+		{Name: "log-missing", Kills: []string{"SRV-LOG-1", "SRV-NAME-2"},
+			Summary: "writes no log line; SRV-NAME-2 asks that the empty name be logged too",
+			Server:  &ServerFaults{NoLog: true}},
+		{Name: "log-wrong-prefix", Kills: []string{"SRV-LOG-1"},
+			Summary: `logs "connected from: <address> <name>"`,
+			Server:  &ServerFaults{LogFormat: "connected from: %s %s"}},
+		{Name: "log-host-only", Kills: []string{"SRV-LOG-1"},
+			Summary: "logs the peer's IP address without its port",
+			Server:  &ServerFaults{LogHostOnly: true}},
+		{Name: "name-limit-1000", Kills: []string{"SRV-LIMIT-1"},
+			Summary: "ends the name after 1000 bytes instead of 1024",
+			Server:  &ServerFaults{MaxName: 1000}},
+		{Name: "name-limit-2048", Kills: []string{"SRV-LIMIT-1", "SRV-LIMIT-2"},
+			Summary: "ends the name after 2048 bytes instead of 1024; it therefore also waits past the 1024th byte",
+			Server:  &ServerFaults{MaxName: 2048}},
+		{Name: "waits-after-limit", Kills: []string{"SRV-LIMIT-2"},
+			Summary: "keeps reading after 1024 bytes until end of stream or T before ending the name",
+			Server:  &ServerFaults{WaitAfterLimit: true}},
+	} {
+		Register(f)
+	}
+}

@@ -39,6 +39,7 @@ func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 		g.resp, g.err = resp, p.Err("Greet", err)
 	}()
 	DeferCleanup(func() { cancel(); <-g.done })
+	watchPlugin(p)
 	return g
 }
 

@@ -2,6 +2,7 @@ package specs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -72,8 +73,11 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 		_, err := rpc.Stop(ctx, &contract.StopRequest{})
 		stopStream()
 		<-streamDone
-		Expect(p.Err("Stop", err)).NotTo(HaveOccurred(), "stopping the server")
+		if !p.Exited() { // an exit is reported by watchPlugin
+			Expect(p.Err("Stop", err)).NotTo(HaveOccurred(), "stopping the server")
+		}
 	})
+	watchPlugin(p)
 	return s
 }
 
@@ -137,6 +141,26 @@ func (s *ServerUnderTest) ExpectServing() {
 	GinkgoHelper()
 	_, res := s.Greet([]byte("still-serving"))
 	Expect(string(res.Data)).To(Equal(contract.Greeting), "a later client must still be greeted: %s", res)
+}
+
+// PluginExitEntry names the report entry that says a plugin process went
+// away during a spec.
+const PluginExitEntry = "plugin exited"
+
+// watchPlugin makes a spec in which the plugin process exited fail, and
+// attaches how it exited, so that the report names the plugin and its exit
+// even when the first failure was seen on the wire.
+func watchPlugin(p *host.Plugin) {
+	DeferCleanup(func() {
+		if !p.Exited() {
+			return
+		}
+		msg := p.Err("during the spec", errors.New("the plugin process is gone")).Error()
+		AddReportEntry(PluginExitEntry, msg)
+		if !CurrentSpecReport().Failed() {
+			Fail(msg)
+		}
+	})
 }
 
 // attachTranscript adds conn's transcript to the spec report if the spec

@@ -39,6 +39,9 @@ type SpecOutcome struct {
 	Message string
 	// Location is where the failure happened, file:line.
 	Location string
+	// PluginExit says how the plugin process went away during the spec, if
+	// it did.
+	PluginExit string
 }
 
 // Verdict is the result of a run for one requirement.
@@ -70,6 +73,11 @@ func Verdicts(report types.Report) []Verdict {
 		so := SpecOutcome{Text: strings.Join(append(sr.ContainerHierarchyTexts[1:], sr.LeafNodeText), " "), State: sr.State.String()}
 		if sr.State.Is(types.SpecStateFailureStates) || sr.State == types.SpecStateSkipped {
 			so.Message = sr.Failure.Message
+			for _, e := range sr.ReportEntries {
+				if e.Name == PluginExitEntry {
+					so.PluginExit = e.StringRepresentation()
+				}
+			}
 			if sr.Failure.Location.FileName != "" {
 				so.Location = sr.Failure.Location.String()
 			}
@@ -130,6 +138,9 @@ func WriteVerdicts(w io.Writer, vs []Verdict) {
 			fmt.Fprintf(w, "      %s: %s\n", s.State, s.Text)
 			if msg := firstLine(s.Message); msg != "" {
 				fmt.Fprintf(w, "        %s\n", msg)
+			}
+			if s.PluginExit != "" {
+				fmt.Fprintf(w, "        %s\n", firstLine(s.PluginExit))
 			}
 			if s.Location != "" {
 				fmt.Fprintf(w, "        at %s\n", s.Location)

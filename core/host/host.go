@@ -222,6 +222,11 @@ func IsPluginError(err error) bool {
 // exit. It is safe to call more than once and from any goroutine.
 func (p *Plugin) Close() {
 	p.closeOnce.Do(func() {
+		// Descendants first: once a wrapper plugin exits, the programs it
+		// started are reparented and can no longer be found from it.
+		if p.runner != nil && p.runner.cmd.Process != nil && !p.Exited() {
+			killTree(p.runner.cmd.Process.Pid)
+		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +24,16 @@ func TestMain(m *testing.M) {
 	case "":
 		goleak.VerifyTestMain(m)
 	case "echo":
+		contract.Serve(contract.Plugins{Server: &stubServer{}})
+	case "spawner":
+		// Like the exec adapter: a child in a process group of its own,
+		// whose PID the test reads from the file named in SPAWN_PID_FILE.
+		child := exec.Command("sleep", "60")
+		child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := child.Start(); err != nil {
+			os.Exit(4)
+		}
+		_ = os.WriteFile(os.Getenv("SPAWN_PID_FILE"), []byte(strconv.Itoa(child.Process.Pid)), 0o600)
 		contract.Serve(contract.Plugins{Server: &stubServer{}})
 	case "exit-at-start":
 		os.Stderr.WriteString("stub plugin: giving up before the handshake\n")
@@ -159,4 +172,42 @@ func TestParseRef(t *testing.T) {
 	if err != nil || len(s.Args) != 2 || s.Args[1] != `echo "a b"` {
 		t.Errorf("quoted words: %+v %v", s, err)
 	}
+}
+
+func TestCloseKillsDescendantsInOtherGroups(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	t.Setenv("SPAWN_PID_FILE", pidFile)
+	p, err := launch(t, "spawner", host.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		p.Close()
+		t.Fatal(err)
+	}
+	child, _ := strconv.Atoi(string(data))
+	if !alive(child) {
+		t.Fatalf("spawned child %d not running before Close", child)
+	}
+	p.Close()
+	// The child is killed; it may stay a zombie of the reparented init
+	// for a moment, so look at its state rather than only its existence.
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(child) && !zombie(child) {
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d of the plugin survived Close", child)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func zombie(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true // gone
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] == 'Z'
 }

@@ -97,7 +97,13 @@ func (r *processRunner) killGroup() {
 		// any member lives, so killing the group is still safe.
 	default:
 	}
-	if err := syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+	pid := r.cmd.Process.Pid
+	select {
+	case <-r.exited:
+	default:
+		killTree(pid) // while the parent links still lead to them
+	}
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		_ = r.cmd.Process.Kill()
 	}
 }

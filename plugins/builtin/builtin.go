@@ -12,6 +12,7 @@ import (
 
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/plugins/faulty"
+	"github.com/greetspec/greetspec/plugins/hostile"
 	"github.com/greetspec/greetspec/plugins/reference"
 )
 
@@ -81,6 +82,16 @@ func init() {
 			return contract.Plugins{Server: &reference.Server{}, Client: reference.Client{}}, nil
 		},
 	})
+	for _, e := range []Entry{
+		{Name: "hostile/exit-on-connection", Summary: "server plugin that exits on its first connection (tests the host)",
+			New: func() (contract.Plugins, error) { return contract.Plugins{Server: hostile.ExitOnConnection{}}, nil }},
+		{Name: "hostile/exit-in-greet", Summary: "client plugin that exits when asked to greet (tests the host)",
+			New: func() (contract.Plugins, error) { return contract.Plugins{Client: hostile.ExitInGreet{}}, nil }},
+		{Name: "hostile/hang-in-greet", Summary: "client plugin whose Greet never returns (tests the host)",
+			New: func() (contract.Plugins, error) { return contract.Plugins{Client: hostile.HangInGreet{}}, nil }},
+	} {
+		Register(e)
+	}
 	for _, f := range faulty.All() {
 		Register(Entry{
 			Name:    "faulty/" + f.Name,

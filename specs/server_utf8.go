@@ -1,0 +1,140 @@
+package specs
+
+import (
+	"fmt"
+
+	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/core/wire"
+	"github.com/greetspec/greetspec/fixtures"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+)
+
+// Server specs for the UTF-8 section of PROTOCOL.md: how a name's bytes are
+// decoded, and that no byte sequence can stop the server.
+
+var _ = DescribeRequirement("SRV-UTF8-1", func() {
+	DescribeTable("decodes a valid UTF-8 name exactly",
+		func(c fixtures.Name) {
+			server := StartServer(0)
+			conn, _ := greetThenClose(server, c.Bytes)
+			ev := server.EventFor(conn, 0)
+			Expect(ev.GetNameRaw()).To(equalBytes(c.Bytes),
+				"the server must take the name's bytes as sent: %s", describeEvent(ev))
+			Expect(ev.GetName()).To(Equal(c.Name),
+				"the server must decode a valid UTF-8 name exactly (%s): %s", c.Why, describeEvent(ev))
+		},
+		fixtureEntries(fixtures.Names(), func(c fixtures.Name) string { return c.ID }),
+	)
+})
+
+var _ = DescribeRequirement("SRV-UTF8-2", func() {
+	DescribeTable("greets a client whose name is invalid UTF-8, then serves the next client",
+		func(c fixtures.Invalid) {
+			server := StartServer(0)
+			conn, res := greetThenClose(server, c.Bytes)
+			Expect(res.Data).To(equalBytes([]byte(contract.Greeting)),
+				"the server must greet a client whose name is not valid UTF-8 (%s): %s", c.Why, res)
+			// Wait until the server is done with that connection, so that a
+			// server dying after it cannot slip the next client through.
+			server.EventFor(conn, 0)
+			expectStillServing(server, "a name that is not valid UTF-8 ("+c.Why+")")
+		},
+		fixtureEntries(fixtures.InvalidUTF8(), func(c fixtures.Invalid) string { return c.ID }),
+	)
+})
+
+var _ = DescribeRequirement("SRV-UTF8-3", func() {
+	DescribeTable("replaces each maximal subpart of an invalid sequence with one U+FFFD",
+		func(c fixtures.Invalid) {
+			server := StartServer(0)
+			conn, _ := greetThenClose(server, c.Bytes)
+			ev := server.EventFor(conn, 0)
+			Expect(ev.GetNameRaw()).To(equalBytes(c.Bytes),
+				"the server must take the name's bytes as sent: %s", describeEvent(ev))
+			Expect(ev.GetName()).To(Equal(c.Decoded),
+				"the server must decode invalid UTF-8 with one U+FFFD per maximal subpart (%s): %s", c.Why, describeEvent(ev))
+		},
+		fixtureEntries(fixtures.InvalidUTF8(), func(c fixtures.Invalid) string { return c.ID }),
+	)
+})
+
+var _ = DescribeRequirement("SRV-UTF8-4", func() {
+	DescribeTable("decodes a character cut by the 1024-byte limit as one U+FFFD",
+		func(c fixtures.Cut) {
+			server := StartServer(0)
+			conn, _ := greetThenClose(server, c.Bytes)
+			ev := server.EventFor(conn, 0)
+			Expect(ev.GetName()).To(HaveSuffix(c.DecodedTail),
+				"the decoded name must end in %+q: a character cut at byte 1024 becomes one U+FFFD and is never completed from later bytes (%s); name ends in %+q",
+				c.DecodedTail, c.Why, tail(ev.GetName(), 8))
+			Expect(ev.GetNameRaw()).To(equalBytes(c.NameRaw),
+				"the name must be exactly the first %d bytes sent, with no byte past the limit (%s)", len(c.NameRaw), c.Why)
+			Expect(ev.GetName()).To(Equal(contract.DecodeUTF8(c.NameRaw)),
+				"the complete characters before the cut must be kept (%s)", c.Why)
+		},
+		fixtureEntries(fixtures.Cuts(), func(c fixtures.Cut) string { return c.ID }),
+	)
+})
+
+// Helpers shared by the server specs on UTF-8, closure and robustness.
+
+// fixtureEntries turns fixture cases into table entries described by their
+// IDs, so a failure names the case in the fixture file.
+func fixtureEntries[T any](cases []T, id func(T) string) []TableEntry {
+	out := make([]TableEntry, 0, len(cases))
+	for _, c := range cases {
+		out = append(out, Entry(id(c), c))
+	}
+	return out
+}
+
+// fixtureNameByID returns the case of names.json with the given ID.
+func fixtureNameByID(id string) fixtures.Name {
+	GinkgoHelper()
+	for _, n := range fixtures.Names() {
+		if n.ID == id {
+			return n
+		}
+	}
+	Fail("fixtures: names.json has no case " + id)
+	return fixtures.Name{}
+}
+
+// greetThenClose runs a conforming exchange and then closes the probe, as a
+// client does once it has its reply: the server's drain then ends at once,
+// so its event follows promptly instead of after T.
+func greetThenClose(server *ServerUnderTest, name []byte) (*wire.Conn, wire.Result) {
+	GinkgoHelper()
+	conn, res := server.Greet(name)
+	Expect(conn.Close()).To(Succeed())
+	return conn, res
+}
+
+// expectStillServing checks, after something that might have stopped the
+// server, that a fresh client still connects and is greeted.
+func expectStillServing(server *ServerUnderTest, after string) {
+	GinkgoHelper()
+	name := fixtureNameByID("ascii")
+	conn, err := wire.Dial(server.Addr, Settings.WaitTimeout)
+	Expect(err).NotTo(HaveOccurred(), "the server must still accept later clients after %s", after)
+	attachTranscript("probe client "+conn.LocalAddr()+" -> server (still serving?)", conn)
+	Expect(conn.Send(name.Bytes, Settings.WaitTimeout)).To(Succeed(), "the server must still take names after %s", after)
+	Expect(conn.CloseWrite()).To(Succeed())
+	res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
+	Expect(res.Data).To(equalBytes([]byte(contract.Greeting)), "the server must still greet later clients after %s: %s", after, res)
+}
+
+// equalBytes matches a byte slice equal to want, printing both quoted so
+// that text reads as text and other bytes as escapes; nil and empty match.
+func equalBytes(want []byte) types.GomegaMatcher {
+	return WithTransform(func(b []byte) string { return fmt.Sprintf("%q", b) }, Equal(fmt.Sprintf("%q", want)))
+}
+
+// tail returns the last n characters of s, for readable failure messages
+// about long names.
+func tail(s string, n int) string {
+	r := []rune(s)
+	return string(r[max(0, len(r)-n):])
+}

@@ -1,24 +1,305 @@
 package specs
 
 import (
+	"net"
+	"regexp"
+	"strings"
+	"time"
+
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/wire"
+	"github.com/greetspec/greetspec/fixtures"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
 
+// Specs of the server's greeting, name and log line (PROTOCOL.md, section
+// Greeting). Each spec checks its own requirement only: the exact greeting
+// bytes are SRV-GREET-1's, so other specs take a reply of the greeting's
+// length as "greeted"; the empty name is SRV-NAME-2's; how the connection
+// ends is SRV-GREET-3's and SRV-CLOSE-1's. A wrong server then fails the
+// requirement it breaks, not half the suite.
+
 var _ = DescribeRequirement("SRV-GREET-1", func() {
-	It("replies to a plain name with exactly the 22 greeting bytes", func() {
+	DescribeTable("replies with exactly the greeting whatever the name",
+		func(name []byte) {
+			server := StartServer(0)
+			conn := server.Dial()
+			sendName(conn, name)
+			res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
+			Expect(res.Data).To(Equal([]byte(contract.Greeting)),
+				"after the name has ended the server must send exactly the 22 bytes %q, with nothing before or after them: %s",
+				contract.Greeting, res)
+		},
+		func() []TableEntry {
+			var out []TableEntry
+			for _, n := range nonEmptyNames() {
+				out = append(out, Entry(n.ID, n.Bytes))
+			}
+			for _, c := range fixtures.InvalidUTF8() {
+				out = append(out, Entry(c.ID, c.Bytes))
+			}
+			for _, l := range fixtures.Lengths() {
+				if l.TotalBytes > 0 {
+					out = append(out, Entry(l.ID, l.Bytes))
+				}
+			}
+			return out
+		}(),
+	)
+})
+
+var _ = DescribeRequirement("SRV-GREET-2", func() {
+	It("sends nothing to a client that has connected but not sent a byte", func() {
 		server := StartServer(0)
-		_, res := server.Greet([]byte("Bob"))
-		Expect(res.Data).To(Equal([]byte(contract.Greeting)), "reply: %s", res)
+		conn := server.Dial()
+		quiet := conn.ReadFor(server.Idle / 3)
+		Expect(quiet.Data).To(BeEmpty(), "the server must not send any byte before the name has ended: %s", quiet)
+		sendName(conn, fixtureName("ascii").Bytes)
+		expectGreeted(conn, Settings.WaitTimeout, "once end of stream has ended the name the server must greet")
 	})
+
+	DescribeTable("sends nothing while a name is still arriving",
+		func(name []byte) {
+			server := StartServer(0)
+			conn := server.Dial()
+			half := len(name) / 2
+			Expect(conn.Send(name[:half], Settings.WaitTimeout)).To(Succeed(), "sending the first part of the name")
+			quiet := conn.ReadFor(server.Idle / 3)
+			Expect(quiet.Data).To(BeEmpty(),
+				"the server must not send any byte while the name is incomplete (%d of %d bytes sent, no end of stream, less than T of silence): %s",
+				half, len(name), quiet)
+			sendName(conn, name[half:])
+			expectGreeted(conn, Settings.WaitTimeout, "once end of stream has ended the name the server must greet")
+		},
+		func() []TableEntry {
+			var out []TableEntry
+			for _, n := range nonEmptyNames() {
+				if len(n.Bytes) >= 2 {
+					out = append(out, Entry(n.ID, n.Bytes))
+				}
+			}
+			return out
+		}(),
+	)
 })
 
 var _ = DescribeRequirement("SRV-GREET-3", func() {
-	It("closes the connection with FIN after the greeting", func() {
+	It("closes with FIN after greeting a client that half-closed", func() {
 		server := StartServer(0)
-		_, res := server.Greet([]byte("Bob"))
-		Expect(res.End).To(Equal(wire.EndEOF), "the connection must end with an orderly close: %s", res)
+		_, res := server.Greet(fixtureName("ascii").Bytes)
+		Expect(res.End).To(Equal(wire.EndEOF), "after the greeting the server must close the connection with FIN: %s", res)
+	})
+
+	It("closes with FIN after the greeting while the client keeps its sending side open", func() {
+		server := StartServer(0)
+		conn := server.Dial()
+		// A name of exactly 1024 bytes ends by the limit, so the client
+		// neither ends its stream nor closes: only the server can end the
+		// connection. A server slow to see the limit (SRV-LIMIT-2) still
+		// ends the name after T, hence the wait.
+		Expect(conn.Send(fixtures.Payload(contract.MaxNameBytes), Settings.WaitTimeout)).To(Succeed(), "sending a 1024-byte name")
+		res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
+		Expect(res.End).To(Equal(wire.EndEOF),
+			"after the greeting the server must close with FIN without waiting for the client to close first: %s", res)
 	})
 })
+
+var _ = DescribeRequirement("SRV-NAME-1", func() {
+	DescribeTable("accumulates a name written in pieces",
+		func(name []byte) {
+			server := StartServer(0)
+			conn := server.Dial()
+			pieces := splitPieces(name, 3)
+			Expect(conn.SendPieces(pieces, Settings.Gap, Settings.WaitTimeout)).To(Succeed(), "sending the name in pieces")
+			Expect(conn.CloseWrite()).To(Succeed(), "half-closing after the name")
+			conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
+			Expect(conn.Close()).To(Succeed())
+			ev := server.EventFor(conn, 0)
+			Expect(ev.GetNameRaw()).To(Equal(name),
+				"the server must accumulate the name across reads and report all %d bytes written in %d pieces %v apart: %s",
+				len(name), len(pieces), Settings.Gap, describeEvent(ev))
+		},
+		func() []TableEntry {
+			var out []TableEntry
+			for _, n := range nonEmptyNames() {
+				if len(n.Bytes) >= 2 {
+					out = append(out, Entry(n.ID, n.Bytes))
+				}
+			}
+			return out
+		}(),
+	)
+})
+
+var _ = DescribeRequirement("SRV-NAME-2", func() {
+	It("greets at once and logs a client that half-closes without sending a byte", func() {
+		// A long T shows that end of stream, not T, ended the empty name.
+		server := StartServer(atOnceIdle)
+		conn := server.Dial()
+		Expect(conn.CloseWrite()).To(Succeed(), "half-closing without sending")
+		expectGreeted(conn, Settings.WaitTimeout, "the server must greet an empty name ended by end of stream at once")
+		Expect(conn.Close()).To(Succeed())
+		ev := server.EventFor(conn, Settings.WaitTimeout)
+		Expect(ev.GetNameRaw()).To(BeEmpty(), "the server must take the empty name: %s", describeEvent(ev))
+		Expect(ev.GetName()).To(BeEmpty(), "the server must take the empty name: %s", describeEvent(ev))
+		Expect(ev.GetLogLine()).NotTo(BeEmpty(), "the server must log the empty name: %s", describeEvent(ev))
+	})
+})
+
+var _ = DescribeRequirement("SRV-NAME-3", func() {
+	// Each case waits T, so two names stand for all: the tutorial's and one
+	// with characters of every UTF-8 length.
+	DescribeTable("greets a client that sends its name and then stays silent without closing",
+		func(name []byte) {
+			server := StartServer(0)
+			conn := server.Dial()
+			Expect(conn.Send(name, Settings.WaitTimeout)).To(Succeed(), "sending the name")
+			expectGreeted(conn, server.Idle+Settings.WaitTimeout,
+				"after T of silence from a client that sent bytes the server must end the name and greet")
+			Expect(conn.Close()).To(Succeed())
+			ev := server.EventFor(conn, 0)
+			Expect(ev.GetNameRaw()).To(Equal(name), "the name ended by silence must be every byte sent: %s", describeEvent(ev))
+		},
+		Entry("ascii", fixtureName("ascii").Bytes),
+		Entry("mixed-all-lengths", fixtureName("mixed-all-lengths").Bytes),
+	)
+})
+
+var _ = DescribeRequirement("SRV-LOG-1", func() {
+	DescribeTable("logs one line `connected with: <address> <name>` for the connection",
+		func(name []byte) {
+			server := StartServer(0)
+			conn := server.Dial()
+			sendName(conn, name)
+			conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
+			Expect(conn.Close()).To(Succeed())
+			ev := server.EventFor(conn, 0)
+			expectLogLine(ev, conn.LocalAddr())
+		},
+		func() []TableEntry {
+			var out []TableEntry
+			for _, n := range nonEmptyNames() {
+				// Names the log must escape are SRV-LOG-2's.
+				if contract.EscapeLogName(n.Name) == n.Name {
+					out = append(out, Entry(n.ID, n.Bytes))
+				}
+			}
+			for _, l := range fixtures.Lengths() {
+				if l.TotalBytes > 0 {
+					out = append(out, Entry(l.ID, l.Bytes))
+				}
+			}
+			return out
+		}(),
+	)
+})
+
+// logPrefix starts every log line (SRV-LOG-1).
+const logPrefix = "connected with: "
+
+// expectLogLine checks that ev's log line is `connected with: <address>
+// <name>` on one line, where <address> names the peer local (IP and port,
+// in any spelling) and <name> is the name the server reported.
+func expectLogLine(ev *contract.ConnectionEvent, local string) {
+	GinkgoHelper()
+	line := ev.GetLogLine()
+	Expect(line).To(HavePrefix(logPrefix), "the server must log `connected with: <address> <name>`: %s", describeEvent(ev))
+	Expect(strings.ContainsAny(line, "\r\n")).To(BeFalse(), "the log line must be one line: %s", describeEvent(ev))
+	Expect(line).To(HaveSuffix(" "+ev.GetName()), "the log line must end with a space and the name: %s", describeEvent(ev))
+	address := strings.TrimSuffix(strings.TrimPrefix(line, logPrefix), " "+ev.GetName())
+	Expect(namesPeer(address, local)).To(BeTrue(),
+		"the log line's address %q must name the peer's IP address and port (%s): %s", address, local, describeEvent(ev))
+}
+
+// digitRun matches a port number as written in any address spelling.
+var digitRun = regexp.MustCompile(`[0-9]+`)
+
+// namesPeer reports whether the logged address names local's IP address and
+// port: "127.0.0.1:50000" and the tutorial's "('127.0.0.1', 50000)" both do.
+func namesPeer(address, local string) bool {
+	ip, port, err := net.SplitHostPort(local)
+	if err != nil || !strings.Contains(address, ip) {
+		return false
+	}
+	for _, n := range digitRun.FindAllString(strings.Replace(address, ip, " ", 1), -1) {
+		if n == port {
+			return true
+		}
+	}
+	return false
+}
+
+// atOnceIdle is T for specs that tell "at once" from "after T": an outcome
+// expected within WaitTimeout is then 30 s early, never a close race.
+const atOnceIdle = 30 * time.Second
+
+// expectGreeted reads a greeting-sized reply within wait and fails with why
+// if none came. The reply's exact bytes are left to SRV-GREET-1.
+func expectGreeted(conn *wire.Conn, wait time.Duration, why string) wire.Result {
+	GinkgoHelper()
+	res := conn.ReadUntilEnd(len(contract.Greeting), wait)
+	Expect(res.Data).To(HaveLen(len(contract.Greeting)), "%s: %s", why, res)
+	return res
+}
+
+// sendName sends b as a whole name and half-closes, as a conforming client
+// does.
+func sendName(conn *wire.Conn, b []byte) {
+	GinkgoHelper()
+	if !sendBytes(conn, b) {
+		return
+	}
+	if len(b) > contract.MaxNameBytes {
+		_ = conn.CloseWrite() // see sendBytes
+		return
+	}
+	Expect(conn.CloseWrite()).To(Succeed(), "half-closing after the name")
+}
+
+// sendBytes sends b and reports whether the connection is still usable for
+// sending. Bytes past the 1024-byte limit may meet a server that has
+// already greeted and closed; whether that close was orderly is
+// SRV-CLOSE-1's question, so failing to send them is no failure here.
+func sendBytes(conn *wire.Conn, b []byte) bool {
+	GinkgoHelper()
+	err := conn.Send(b, Settings.WaitTimeout)
+	if len(b) > contract.MaxNameBytes {
+		return err == nil
+	}
+	Expect(err).NotTo(HaveOccurred(), "sending the name")
+	return true
+}
+
+// splitPieces cuts b into at most n non-empty pieces of nearly equal size;
+// cuts may fall inside a character, since the server accumulates bytes.
+func splitPieces(b []byte, n int) [][]byte {
+	n = min(n, len(b))
+	pieces := make([][]byte, 0, n)
+	for i := range n {
+		pieces = append(pieces, b[i*len(b)/n:(i+1)*len(b)/n])
+	}
+	return pieces
+}
+
+// nonEmptyNames returns the fixture names with at least one byte.
+func nonEmptyNames() []fixtures.Name {
+	var out []fixtures.Name
+	for _, n := range fixtures.Names() {
+		if len(n.Bytes) > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// fixtureName returns the fixture name with the given ID; a missing one is
+// a programming error.
+func fixtureName(id string) fixtures.Name {
+	for _, n := range fixtures.Names() {
+		if n.ID == id {
+			return n
+		}
+	}
+	panic("specs: no fixture name " + id)
+}

@@ -18,7 +18,7 @@ func init() {
 		{Name: "stops-after-invalid-utf8", Kills: []string{"SRV-UTF8-2"},
 			Summary: "greets a client whose name is not valid UTF-8, then stops accepting",
 			Server:  &ServerFaults{StopAfterInvalidUTF8: true}},
-		{Name: "go-decoding", Kills: []string{"SRV-UTF8-3", "SRV-UTF8-4"},
+		{Name: "go-name-decoding", Kills: []string{"SRV-UTF8-3", "SRV-UTF8-4"},
 			Summary: "decodes with Go's one U+FFFD per byte, so a truncated sequence, including a character cut at byte 1024, gives several U+FFFD",
 			Server:  &ServerFaults{GoDecoding: true}},
 		{Name: "collapses-invalid-runs", Kills: []string{"SRV-UTF8-3"},

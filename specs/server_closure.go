@@ -1,0 +1,117 @@
+package specs
+
+import (
+	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/core/wire"
+	"github.com/greetspec/greetspec/fixtures"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// Server specs for the closure section of PROTOCOL.md: how the server ends
+// connections, and that clients ending theirs early cannot stop it.
+
+var _ = DescribeRequirement("SRV-CLOSE-1", func() {
+	// closesInOrder sends a name longer than 1024 bytes and checks that the
+	// greeting arrives whole, followed by FIN rather than a reset.
+	closesInOrder := func(c fixtures.Length, halfClose bool) (*ServerUnderTest, *wire.Conn) {
+		GinkgoHelper()
+		server := StartServer(0)
+		conn := server.Dial()
+		Expect(conn.Send(c.Bytes, Settings.WaitTimeout)).To(Succeed(),
+			"the server must accept all %d bytes of an over-long name", c.TotalBytes)
+		if halfClose {
+			Expect(conn.CloseWrite()).To(Succeed())
+		}
+		res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
+		Expect(res.Data).To(equalBytes([]byte(contract.Greeting)),
+			"the server must deliver the greeting intact after a %d-byte name (%s): %s", c.TotalBytes, c.Why, res)
+		Expect(res.End).To(Equal(wire.EndEOF),
+			"the server must end the connection with FIN, not a reset, after a %d-byte name: half-close, drain, then close: %s", c.TotalBytes, res)
+		return server, conn
+	}
+
+	DescribeTable("greets and closes in order a client that sent more than 1024 bytes and keeps its side open, closing within T",
+		func(c fixtures.Length) {
+			server, conn := closesInOrder(c, false)
+			// The drain is bounded: once the server has closed, a byte sent
+			// to it draws a reset and the next send fails.
+			probe := fixtures.Payload(1)
+			Eventually(func() error { return conn.Send(probe, Settings.WaitTimeout) }).
+				WithTimeout(server.Idle+Settings.WaitTimeout).WithPolling(Settings.Gap).
+				Should(HaveOccurred(), "the server must close the connection after draining input for at most T (%v)", server.Idle)
+		},
+		fixtureEntries(overLimitLengths(), func(c fixtures.Length) string { return c.ID }),
+	)
+
+	DescribeTable("greets and closes in order a client that sent more than 1024 bytes and half-closed",
+		func(c fixtures.Length) { closesInOrder(c, true) },
+		fixtureEntries(overLimitLengths(), func(c fixtures.Length) string { return c.ID }),
+	)
+})
+
+// earlyExit is a client that leaves at some point of the exchange.
+type earlyExit struct {
+	what  string
+	leave func(conn *wire.Conn, name []byte)
+}
+
+var earlyExits = []TableEntry{
+	Entry("close-before-sending", earlyExit{"a client closed before sending", func(conn *wire.Conn, _ []byte) {
+		Expect(conn.Close()).To(Succeed())
+	}}),
+	Entry("reset-before-sending", earlyExit{"a client reset the connection before sending", func(conn *wire.Conn, _ []byte) {
+		Expect(conn.Abort()).To(Succeed())
+	}}),
+	Entry("reset-mid-name", earlyExit{"a client reset the connection in the middle of its name", func(conn *wire.Conn, name []byte) {
+		Expect(conn.Send(name, Settings.WaitTimeout)).To(Succeed())
+		Expect(conn.Abort()).To(Succeed())
+	}}),
+	Entry("close-after-sending", earlyExit{"a client closed after sending without reading the reply", func(conn *wire.Conn, name []byte) {
+		Expect(conn.Send(name, Settings.WaitTimeout)).To(Succeed())
+		Expect(conn.Close()).To(Succeed())
+	}}),
+	Entry("reset-after-sending", earlyExit{"a client reset the connection after sending and half-closing", func(conn *wire.Conn, name []byte) {
+		Expect(conn.Send(name, Settings.WaitTimeout)).To(Succeed())
+		Expect(conn.CloseWrite()).To(Succeed())
+		Expect(conn.Abort()).To(Succeed())
+	}}),
+}
+
+var _ = DescribeRequirement("SRV-CLOSE-2", func() {
+	DescribeTable("keeps serving after a client leaves early",
+		func(exit earlyExit) {
+			server := StartServer(0)
+			conn := server.Dial()
+			exit.leave(conn, fixtureNameByID("ascii").Bytes)
+			// Wait until the server is done with that connection, so that a
+			// server dying because of it cannot slip the next client through.
+			server.EventFor(conn, 0)
+			expectStillServing(server, exit.what)
+		},
+		earlyExits,
+	)
+})
+
+var _ = DescribeRequirement("SRV-IDLE-1", func() {
+	It("closes without a greeting a connection on which no byte arrives for T", func() {
+		server := StartServer(0)
+		conn := server.Dial()
+		res := conn.ReadUntilEnd(0, server.Idle+Settings.WaitTimeout)
+		Expect(res.Data).To(BeEmpty(),
+			"the server must not send anything on a connection on which no byte arrived: %s", res)
+		Expect(res.End).To(BeElementOf(wire.EndEOF, wire.EndReset),
+			"the server must close a connection on which no byte arrived for T (%v): %s", server.Idle, res)
+	})
+})
+
+// overLimitLengths returns the boundary lengths past the 1024-byte limit.
+func overLimitLengths() []fixtures.Length {
+	var out []fixtures.Length
+	for _, c := range fixtures.Lengths() {
+		if c.TotalBytes > contract.MaxNameBytes {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/plugins/alt"
 	"github.com/greetspec/greetspec/plugins/faulty"
 	"github.com/greetspec/greetspec/plugins/hostile"
 	"github.com/greetspec/greetspec/plugins/reference"
@@ -80,6 +81,13 @@ func init() {
 		Summary: "the reference server and client (conform to every MUST and SHOULD)",
 		New: func() (contract.Plugins, error) {
 			return contract.Plugins{Server: &reference.Server{}, Client: reference.Client{}}, nil
+		},
+	})
+	Register(Entry{
+		Name:    "alt/eventloop-server",
+		Summary: "an alternative correct server: one goroutine owns every connection, the greeting goes out in two writes",
+		New: func() (contract.Plugins, error) {
+			return contract.Plugins{Server: &alt.EventLoopServer{}}, nil
 		},
 	})
 	for _, e := range []Entry{

@@ -3,6 +3,7 @@ package specs
 import (
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/wire"
+	"github.com/greetspec/greetspec/fixtures"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -21,4 +22,12 @@ var _ = DescribeRequirement("CLI-SEND-2", func() {
 		Expect(resp.GetReply()).To(Equal([]byte(contract.Greeting)))
 		Expect(resp.GetShown()).To(Equal(contract.Greeting))
 	})
+})
+
+var _ = DescribeRequirement("CLI-REPLY-1", func() {
+	DescribeTable("returns the whole reply, however it is split, once the server closes or 1024 bytes have arrived",
+		func(r fixtures.Reply) {
+			expectReply(playReply(r, Settings.WaitTimeout), r)
+		},
+		replyEntries("CLI-REPLY-1"))
 })

@@ -8,6 +8,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/greetspec/greetspec/core/contract"
 )
@@ -28,12 +29,19 @@ type ClientFaults struct {
 	SendLong bool
 	// TruncateLong cuts names longer than 1024 bytes to 1024 and sends them.
 	TruncateLong bool
-	// SingleRead returns the first read of the reply as the whole reply.
+	// CountRunes applies the 1024 limit to characters instead of bytes.
+	CountRunes bool
+	// SingleRead keeps only the bytes of the first read as the reply. It
+	// still reads on to the usual end, so the outcome is classified as a
+	// correct client would classify it.
 	SingleRead bool
 	// ReadLimit replaces the 1024-byte reply limit when non-zero.
 	ReadLimit int
 	// NoReplyLimit reads the reply until end of stream, however long.
 	NoReplyLimit bool
+	// WaitCloseAfterLimit keeps waiting for the server to close after 1024
+	// reply bytes have arrived (discarding what follows) before returning.
+	WaitCloseAfterLimit bool
 	// StrictUTF8 fails with ERROR_CLASS_OTHER on a reply that is not valid UTF-8.
 	StrictUTF8 bool
 	// GoDecoding shows the reply with Go's per-byte replacement.
@@ -46,6 +54,10 @@ type ClientFaults struct {
 	ResetAsEOF bool
 	// RefusedAsOther reports a refused connection as ERROR_CLASS_OTHER.
 	RefusedAsOther bool
+	// ResetDropsReply reports a reset without the bytes received before it.
+	ResetDropsReply bool
+	// TimeoutDropsReply reports a timeout without the bytes received before it.
+	TimeoutDropsReply bool
 }
 
 // Client is the configurable faulty client.
@@ -63,7 +75,13 @@ func (c *Client) Describe() *contract.DescribeResponse {
 func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contract.GreetResponse, error) {
 	f := c.Faults
 	name := c.encode(req.GetName())
-	if len(name) > contract.MaxNameBytes {
+	// The limit is checked on the UTF-8 encoding, as a correct client does,
+	// so that the encoding faults stay encoding faults.
+	size := len(req.GetName())
+	if f.CountRunes {
+		size = utf8.RuneCountInString(req.GetName())
+	}
+	if size > contract.MaxNameBytes {
 		switch {
 		case f.TruncateLong:
 			name = name[:contract.MaxNameBytes]
@@ -98,7 +116,12 @@ func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contra
 	}
 	reply, err := c.readReply(conn)
 	if err != nil && !(f.ResetAsEOF && c.classify(err) == contract.ErrorClass_ERROR_CLASS_RESET) {
-		return fail(c.classify(err), err.Error(), reply), nil
+		class := c.classify(err)
+		if (f.ResetDropsReply && class == contract.ErrorClass_ERROR_CLASS_RESET) ||
+			(f.TimeoutDropsReply && class == contract.ErrorClass_ERROR_CLASS_TIMEOUT) {
+			reply = nil
+		}
+		return fail(class, err.Error(), reply), nil
 	}
 	if len(reply) == 0 && !f.EmptyIsSuccess {
 		return fail(contract.ErrorClass_ERROR_CLASS_CLOSED_EARLY, "closed without reply", nil), nil
@@ -121,12 +144,19 @@ func (c *Client) readReply(conn net.Conn) ([]byte, error) {
 	if f.SingleRead {
 		buf := make([]byte, limit)
 		n, err := conn.Read(buf)
+		if err == nil && int64(n) < limit {
+			_, err = io.Copy(io.Discard, io.LimitReader(conn, limit-int64(n)))
+		}
 		if errors.Is(err, io.EOF) {
 			err = nil
 		}
 		return buf[:n], err
 	}
-	return io.ReadAll(io.LimitReader(conn, limit))
+	reply, err := io.ReadAll(io.LimitReader(conn, limit))
+	if err == nil && f.WaitCloseAfterLimit && int64(len(reply)) == limit {
+		_, err = io.Copy(io.Discard, conn)
+	}
+	return reply, err
 }
 
 func (c *Client) encode(name string) []byte {

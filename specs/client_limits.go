@@ -1,0 +1,92 @@
+package specs
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/fixtures"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// limitName is a name near the 1024-byte limit, built from the fixtures.
+type limitName struct {
+	ID   string
+	Name string
+	Why  string
+}
+
+// limitNames returns the names of CLI-LIMIT-1: the boundary lengths of
+// lengths.json (ASCII), the names of cut.json (a multi-byte character at or
+// across byte 1024, so that bytes and characters disagree), and every name
+// of names.json repeated to the most copies that fit in 1024 bytes and to
+// one copy more.
+func limitNames() []limitName {
+	var out []limitName
+	for _, l := range fixtures.Lengths() {
+		out = append(out, limitName{l.ID, string(l.Bytes), l.Why})
+	}
+	for _, c := range fixtures.Cuts() {
+		out = append(out, limitName{c.ID, string(c.Bytes), c.Why})
+	}
+	for _, n := range fixtures.Names() {
+		if len(n.Bytes) == 0 {
+			continue
+		}
+		fit := strings.Repeat(n.Name, contract.MaxNameBytes/len(n.Bytes))
+		out = append(out,
+			limitName{n.ID + "-at-limit", fit, "as many copies of " + n.Why + " as fit in 1024 bytes"},
+			limitName{n.ID + "-over-limit", fit + n.Name, "one copy more than fits in 1024 bytes of " + n.Why})
+	}
+	return out
+}
+
+var _ = DescribeRequirement("CLI-LIMIT-1", func() {
+	DescribeTable("sends a name of up to 1024 UTF-8 bytes whole and refuses a longer one without sending anything",
+		func(c limitName) {
+			size, chars := len(c.Name), utf8.RuneCountInString(c.Name)
+			if size <= contract.MaxNameBytes {
+				got := exchangeName(c.Name)
+				// Exactness is CLI-SEND-1's concern; here every byte of the
+				// name must arrive, neither refused nor cut.
+				Expect(bytes.Contains(got, []byte(c.Name))).To(BeTrue(),
+					"%s: the client must send a name of %d UTF-8 bytes (%d characters) whole; the server got %d bytes",
+					c.Why, size, chars, len(got))
+				return
+			}
+
+			probe := NewProbeServer()
+			resp := StartGreet(probe.Addr(), c.Name, Settings.IdleTimeout).
+				Wait(Settings.IdleTimeout + Settings.WaitTimeout/2)
+			// The client has returned, so any connection it made is already
+			// in the listener's queue: a short accept finds it at once.
+			if conn, err := probe.Listener.Accept(Settings.Gap); err == nil {
+				attachTranscript("probe server <- client "+conn.RemoteAddr(), conn)
+				sent := conn.ReadFor(Settings.Gap)
+				Fail(fmt.Sprintf("%s: the client must send nothing for a name of %d UTF-8 bytes (%d characters), "+
+					"but it connected (an empty connection is an empty name to a server) and sent %d bytes",
+					c.Why, size, chars, len(sent.Data)))
+			}
+			Expect(resp.GetErrorClass()).To(Equal(contract.ErrorClass_ERROR_CLASS_NAME_TOO_LONG),
+				"%s: the client must refuse a name of %d UTF-8 bytes (%d characters) with ERROR_CLASS_NAME_TOO_LONG, not %s",
+				c.Why, size, chars, resp.GetErrorClass())
+		},
+		func() []TableEntry {
+			var entries []TableEntry
+			for _, c := range limitNames() {
+				entries = append(entries, Entry(c.ID, c))
+			}
+			return entries
+		}())
+})
+
+var _ = DescribeRequirement("CLI-REPLY-2", func() {
+	DescribeTable("returns exactly the first 1024 bytes of a long reply, without waiting for more",
+		func(r fixtures.Reply) {
+			expectReply(playReply(r, Settings.WaitTimeout), r)
+		},
+		replyEntries("CLI-REPLY-2"))
+})

@@ -13,6 +13,10 @@ type Config struct {
 	// Server and Client are plugin references (see host.ParseRef) for the
 	// implementations under test; an empty one leaves that role untested.
 	Server, Client string
+	// Target is the address of an already running server to test instead
+	// of a server plugin ("address mode"); server-side observations are
+	// then reported as not observable.
+	Target string
 	// Self is the executable that serves "builtin:" plugins; empty means the
 	// running binary.
 	Self string
@@ -52,6 +56,7 @@ var Settings = DefaultConfig()
 func RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&Settings.Server, "server", Settings.Server, "server plugin under test (builtin:NAME or a command line); empty skips the server specs")
 	fs.StringVar(&Settings.Client, "client", Settings.Client, "client plugin under test (builtin:NAME or a command line); empty skips the client specs")
+	fs.StringVar(&Settings.Target, "target", Settings.Target, "address (host:port) of a running server to test instead of a server plugin")
 	fs.DurationVar(&Settings.IdleTimeout, "idle-timeout", Settings.IdleTimeout, "idle timeout T passed to servers under test")
 	fs.DurationVar(&Settings.WaitTimeout, "wait-timeout", Settings.WaitTimeout, "bound on every wait for a prompt outcome")
 	fs.DurationVar(&Settings.Gap, "gap", Settings.Gap, "pause between pieces written separately")
@@ -65,3 +70,6 @@ func self() (string, error) {
 	}
 	return os.Executable()
 }
+
+// serverUnderTest reports whether the run tests a server at all.
+func serverUnderTest() bool { return Settings.Server != "" || Settings.Target != "" }

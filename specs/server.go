@@ -23,9 +23,10 @@ type ServerUnderTest struct {
 	// Idle is the idle timeout T it was started with.
 	Idle time.Duration
 
-	plugin *host.Plugin
-	mu     sync.Mutex
-	events []*contract.ConnectionEvent
+	plugin   *host.Plugin
+	external bool // address mode: no plugin, no events
+	mu       sync.Mutex
+	events   []*contract.ConnectionEvent
 }
 
 // StartServer starts the server under test on 127.0.0.1 port 0 with the
@@ -33,6 +34,12 @@ type ServerUnderTest struct {
 // spec ends.
 func StartServer(idle time.Duration) *ServerUnderTest {
 	GinkgoHelper()
+	if Settings.Target != "" {
+		if idle != 0 && idle != Settings.IdleTimeout {
+			Skip(NotObservablePrefix + fmt.Sprintf("needs a server started with T=%v; in address mode the server's own T is used", idle))
+		}
+		return &ServerUnderTest{Addr: Settings.Target, Idle: Settings.IdleTimeout, external: true}
+	}
 	if idle == 0 {
 		idle = Settings.IdleTimeout
 	}
@@ -81,11 +88,20 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	return s
 }
 
-// Events returns the events reported so far.
+// Events returns the events reported so far. In address mode there are
+// none, and the spec is skipped as not observable.
 func (s *ServerUnderTest) Events() []*contract.ConnectionEvent {
+	s.requireEvents()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]*contract.ConnectionEvent(nil), s.events...)
+}
+
+// requireEvents skips the spec as not observable in address mode.
+func (s *ServerUnderTest) requireEvents() {
+	if s.external {
+		Skip(NotObservablePrefix + "server events are not observable in address mode")
+	}
 }
 
 // EventsFrom returns the events whose peer is the given local address.
@@ -103,6 +119,7 @@ func (s *ServerUnderTest) EventsFrom(local string) []*contract.ConnectionEvent {
 // of the connection whose local end is conn, and returns it.
 func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contract.ConnectionEvent {
 	GinkgoHelper()
+	s.requireEvents()
 	if wait == 0 {
 		wait = Settings.WaitTimeout + s.Idle
 	}

@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/plugins/builtin"
+	execadapter "github.com/greetspec/greetspec/plugins/exec"
 	"github.com/greetspec/greetspec/specs"
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
@@ -19,6 +22,12 @@ import (
 // runOptions are the flags of `greetspec run`.
 type runOptions struct {
 	server, client string
+
+	serverCmd, clientCmd, serverLogPattern, clientReplyPattern, execDir string
+	readyTimeout                                                        time.Duration
+
+	target      string
+	allowRemote bool
 
 	idleTimeout, waitTimeout, gap, startTimeout time.Duration
 
@@ -39,7 +48,15 @@ func newRunCmd() *cobra.Command {
 and print a verdict per requirement of PROTOCOL.md.
 
 With no plugin flags both roles are tested with the bundled reference plugins.
-Giving --server or --client tests only the roles given.
+Giving any of the role flags tests only the roles given.
+
+Three ways to name what is tested:
+  --server/--client REF   a go-plugin plugin (builtin:NAME or a command line)
+  --server-cmd/--client-cmd TEMPLATE
+                          an existing program, wrapped by the exec adapter:
+                          --server-cmd 'python3 server.py {host} {port}'
+                          --client-cmd 'python3 client.py {host} {port}'
+  --target HOST:PORT      a server that is already running (address mode)
 
 A plugin reference is either builtin:NAME (see 'greetspec plugins') or the
 command line of a go-plugin plugin executable, for example
@@ -66,6 +83,14 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "server plugin under test (builtin:NAME or a command line)")
 	f.StringVar(&o.client, "client", "", "client plugin under test (builtin:NAME or a command line)")
+	f.StringVar(&o.serverCmd, "server-cmd", "", "test an existing server program: command template with {host}, {port}, {addr}, {idle_timeout_ms}")
+	f.StringVar(&o.serverLogPattern, "server-log-pattern", "", "regexp with groups addr and name matching the wrapped server's log line (default: the tutorial's 'connected with:' line)")
+	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Second, "how long a wrapped server program may take to open its port")
+	f.StringVar(&o.clientCmd, "client-cmd", "", "test an existing client program: command template with {host}, {port}, {addr}, {name} (without {name} the name goes to its standard input)")
+	f.StringVar(&o.clientReplyPattern, "client-reply-pattern", "", "regexp (group reply) finding the reply in the wrapped client's output (default: its last non-empty line, prompt removed)")
+	f.StringVar(&o.execDir, "cmd-dir", "", "working directory of wrapped programs (default: the current directory)")
+	f.StringVar(&o.target, "target", "", "test a server that is already running at host:port (greetspec starts nothing; server-side observations are reported as not observable)")
+	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --target that is not a loopback address")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", d.IdleTimeout, "idle timeout T passed to the server under test")
 	f.DurationVar(&o.waitTimeout, "wait-timeout", d.WaitTimeout, "bound on every wait for an outcome that should come promptly")
 	f.DurationVar(&o.gap, "gap", d.Gap, "pause between pieces of a name or reply written in pieces (keep well below --idle-timeout)")
@@ -96,8 +121,8 @@ func (t *fakeT) Fail() { t.failed = true }
 
 func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	out := cmd.OutOrStdout()
-	if o.server == "" && o.client == "" {
-		o.server, o.client = "builtin:reference", "builtin:reference"
+	if err := o.resolveRoles(); err != nil {
+		return err
 	}
 	if o.gap >= o.idleTimeout {
 		return usageErr("--gap (%v) must be below --idle-timeout (%v)", o.gap, o.idleTimeout)
@@ -116,7 +141,7 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	}
 
 	s := specs.DefaultConfig()
-	s.Server, s.Client, s.Self = o.server, o.client, self
+	s.Server, s.Client, s.Self, s.Target = o.server, o.client, self, o.target
 	s.IdleTimeout, s.WaitTimeout, s.Gap, s.StartTimeout = o.idleTimeout, o.waitTimeout, o.gap, o.startTimeout
 	if o.pluginLog {
 		s.PluginLog = os.Stderr
@@ -160,7 +185,11 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		reporterConfig.JUnitReport = o.junitReport
 	}
 
-	fmt.Fprintf(out, "greetspec: server %s, client %s, T=%v\n", orNone(o.server), orNone(o.client), o.idleTimeout)
+	server := orNone(o.server)
+	if o.target != "" {
+		server = "running at " + o.target + " (address mode)"
+	}
+	fmt.Fprintf(out, "greetspec: server %s, client %s, T=%v\n", server, orNone(o.client), o.idleTimeout)
 	gomega.RegisterFailHandler(Fail)
 	t := &fakeT{}
 	passed := RunSpecs(t, "greetspec conformance", suiteConfig, reporterConfig)
@@ -180,6 +209,88 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	}
 	if ran := verdictReport.PreRunStats.SpecsThatWillRun; ran == 0 {
 		return usageErr("no spec matched the filters: nothing was tested")
+	}
+	return nil
+}
+
+// resolveRoles turns the plugin, program and target flags into one plugin
+// reference (or target) per role, and exports the exec adapter's settings to
+// the environment its built-in plugin reads.
+func (o *runOptions) resolveRoles() error {
+	count := func(vs ...string) int {
+		n := 0
+		for _, v := range vs {
+			if v != "" {
+				n++
+			}
+		}
+		return n
+	}
+	if count(o.server, o.serverCmd, o.target) > 1 {
+		return usageErr("give at most one of --server, --server-cmd and --target")
+	}
+	if count(o.client, o.clientCmd) > 1 {
+		return usageErr("give at most one of --client and --client-cmd")
+	}
+	if count(o.server, o.serverCmd, o.target, o.client, o.clientCmd) == 0 {
+		o.server, o.client = "builtin:reference", "builtin:reference"
+		return nil
+	}
+	if o.target != "" {
+		if err := checkTarget(o.target, o.allowRemote); err != nil {
+			return err
+		}
+	}
+	env := map[string]string{
+		execadapter.EnvServerCmd:          o.serverCmd,
+		execadapter.EnvServerLogPattern:   o.serverLogPattern,
+		execadapter.EnvReadyTimeout:       o.readyTimeout.String(),
+		execadapter.EnvClientCmd:          o.clientCmd,
+		execadapter.EnvClientReplyPattern: o.clientReplyPattern,
+		execadapter.EnvDir:                o.execDir,
+	}
+	for k, v := range env {
+		if err := os.Setenv(k, v); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	if o.serverCmd != "" {
+		if _, err := execadapter.NewServer(execadapter.ServerConfig{Command: o.serverCmd, LogPattern: o.serverLogPattern, ReadyTimeout: o.readyTimeout, Dir: o.execDir}); err != nil {
+			return usageErr("--server-cmd: %v", err)
+		}
+		o.server = "builtin:exec"
+	}
+	if o.clientCmd != "" {
+		if _, err := execadapter.NewClient(execadapter.ClientConfig{Command: o.clientCmd, ReplyPattern: o.clientReplyPattern, Dir: o.execDir}); err != nil {
+			return usageErr("--client-cmd: %v", err)
+		}
+		o.client = "builtin:exec"
+	}
+	return nil
+}
+
+// checkTarget accepts host:port on a loopback address, or anywhere with
+// allowRemote: a conformance run sends odd traffic and must not be aimed at
+// another machine by accident.
+func checkTarget(target string, allowRemote bool) error {
+	host, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return usageErr("--target %q: want host:port: %v", target, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return usageErr("--target %q: port must be 1..65535", target)
+	}
+	if allowRemote {
+		return nil
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return usageErr("--target %q: %v", target, err)
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return usageErr("--target %q resolves to %v, which is not a loopback address; pass --allow-remote to test a server on another machine", target, ip)
+		}
 	}
 	return nil
 }
@@ -252,10 +363,22 @@ func writeRepro(w io.Writer, vs []specs.Verdict, o *runOptions) {
 		}
 		var parts []string
 		parts = append(parts, "greetspec run")
-		if o.server != "" && v.Requirement.Role == "server" {
+		switch {
+		case v.Requirement.Role == "server" && o.serverCmd != "":
+			parts = append(parts, "--server-cmd "+shellQuote(o.serverCmd))
+			if o.serverLogPattern != "" {
+				parts = append(parts, "--server-log-pattern "+shellQuote(o.serverLogPattern))
+			}
+		case v.Requirement.Role == "server" && o.target != "":
+			parts = append(parts, "--target "+shellQuote(o.target))
+		case v.Requirement.Role == "server" && o.server != "":
 			parts = append(parts, "--server "+shellQuote(o.server))
-		}
-		if o.client != "" && v.Requirement.Role == "client" {
+		case v.Requirement.Role == "client" && o.clientCmd != "":
+			parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
+			if o.clientReplyPattern != "" {
+				parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
+			}
+		case v.Requirement.Role == "client" && o.client != "":
 			parts = append(parts, "--client "+shellQuote(o.client))
 		}
 		if o.idleTimeout != specs.DefaultConfig().IdleTimeout {

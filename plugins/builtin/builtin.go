@@ -12,6 +12,7 @@ import (
 
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/plugins/alt"
+	execadapter "github.com/greetspec/greetspec/plugins/exec"
 	"github.com/greetspec/greetspec/plugins/faulty"
 	"github.com/greetspec/greetspec/plugins/hostile"
 	"github.com/greetspec/greetspec/plugins/reference"
@@ -89,6 +90,11 @@ func init() {
 		New: func() (contract.Plugins, error) {
 			return contract.Plugins{Server: &alt.EventLoopServer{}}, nil
 		},
+	})
+	Register(Entry{
+		Name:    "exec",
+		Summary: "adapter wrapping an existing program, configured by GREETSPEC_EXEC_* variables (see run --server-cmd)",
+		New:     execadapter.PluginsFromEnv,
 	})
 	for _, e := range []Entry{
 		{Name: "hostile/exit-on-connection", Summary: "server plugin that exits on its first connection (tests the host)",

@@ -5,19 +5,27 @@ import "github.com/greetspec/greetspec/core/contract"
 // Faults against the server's greeting, name, log line and limit
 // requirements (PROTOCOL.md, sections Greeting and Limits). Where a fault
 // inherently breaks more than one requirement, its Summary says why.
+
+// A wrong greeting fails SRV-GREET-1, and also every spec that checks "the
+// client is still greeted" by comparing the greeting's bytes.
+var greetingKills = []string{"SRV-GREET-1", "SRV-UTF8-2", "SRV-CLOSE-1", "SRV-CLOSE-2"}
+
+const greetingWhy = "; the UTF-8 and closure specs that check a client is greeted compare the greeting's bytes"
+
 func init() {
 	for _, f := range []Fault{
-		{Name: "greeting-capitalised", Kills: []string{"SRV-GREET-1"},
-			Summary: `replies "Welcome to Asif server", the tutorial's prose instead of its code`,
+		{Name: "greeting-capitalised", Kills: greetingKills,
+			Summary: `replies "Welcome to Asif server", the tutorial's prose instead of its code` + greetingWhy,
 			Server:  &ServerFaults{Greeting: []byte("Welcome to Asif server")}},
-		{Name: "greeting-newline", Kills: []string{"SRV-GREET-1"},
-			Summary: "appends a line ending to the greeting",
+		{Name: "greeting-newline", Kills: greetingKills,
+			Summary: "appends a line ending to the greeting" + greetingWhy,
 			Server:  &ServerFaults{Greeting: []byte(contract.Greeting + "\n")}},
 		{Name: "greets-on-connect", Kills: []string{"SRV-GREET-2"},
 			Summary: "sends the greeting as soon as the connection opens, before the name",
 			Server:  &ServerFaults{GreetOnConnect: true}},
-		{Name: "never-closes", Kills: []string{"SRV-GREET-3"},
-			Summary: "keeps the connection open after the greeting until the client ends its stream",
+		{Name: "never-closes", Kills: []string{"SRV-GREET-3", "SRV-CLOSE-1"},
+			Summary: "keeps the connection open after the greeting until the client ends its stream; " +
+				"SRV-CLOSE-1 bounds the drain before the close by T, so it breaks that too",
 			Server:  &ServerFaults{NoClose: true}},
 		{Name: "single-read", Kills: []string{"SRV-NAME-1", "SRV-GREET-2"},
 			Summary: "takes one read as the whole name, like the tutorial; answering the first piece of a name " +
@@ -41,11 +49,12 @@ func init() {
 		{Name: "log-host-only", Kills: []string{"SRV-LOG-1"},
 			Summary: "logs the peer's IP address without its port",
 			Server:  &ServerFaults{LogHostOnly: true}},
-		{Name: "name-limit-1000", Kills: []string{"SRV-LIMIT-1"},
-			Summary: "ends the name after 1000 bytes instead of 1024",
+		{Name: "name-limit-1000", Kills: []string{"SRV-LIMIT-1", "SRV-UTF8-4"},
+			Summary: "ends the name after 1000 bytes instead of 1024; the characters SRV-UTF8-4 cuts at byte 1024 are then not cut",
 			Server:  &ServerFaults{MaxName: 1000}},
-		{Name: "name-limit-2048", Kills: []string{"SRV-LIMIT-1", "SRV-LIMIT-2"},
-			Summary: "ends the name after 2048 bytes instead of 1024; it therefore also waits past the 1024th byte",
+		{Name: "name-limit-2048", Kills: []string{"SRV-LIMIT-1", "SRV-LIMIT-2", "SRV-UTF8-4"},
+			Summary: "ends the name after 2048 bytes instead of 1024; it therefore also waits past the 1024th byte " +
+				"and completes the characters SRV-UTF8-4 cuts there",
 			Server:  &ServerFaults{MaxName: 2048}},
 		{Name: "waits-after-limit", Kills: []string{"SRV-LIMIT-2"},
 			Summary: "keeps reading after 1024 bytes until end of stream or T before ending the name",

@@ -26,7 +26,7 @@ func init() {
 		{Name: "never-closes", Kills: []string{"SRV-GREET-3", "SRV-CLOSE-1"},
 			Summary: "keeps the connection open after the greeting until the client ends its stream; " +
 				"SRV-CLOSE-1 bounds the drain before the close by T, so it breaks that too",
-			Server:  &ServerFaults{NoClose: true}},
+			Server: &ServerFaults{NoClose: true}},
 		{Name: "single-read", Kills: []string{"SRV-NAME-1", "SRV-GREET-2"},
 			Summary: "takes one read as the whole name, like the tutorial; answering the first piece of a name " +
 				"is also sending before the name has ended",
@@ -55,7 +55,7 @@ func init() {
 		{Name: "name-limit-2048", Kills: []string{"SRV-LIMIT-1", "SRV-LIMIT-2", "SRV-UTF8-4"},
 			Summary: "ends the name after 2048 bytes instead of 1024; it therefore also waits past the 1024th byte " +
 				"and completes the characters SRV-UTF8-4 cuts there",
-			Server:  &ServerFaults{MaxName: 2048}},
+			Server: &ServerFaults{MaxName: 2048}},
 		{Name: "waits-after-limit", Kills: []string{"SRV-LIMIT-2"},
 			Summary: "keeps reading after 1024 bytes until end of stream or T before ending the name",
 			Server:  &ServerFaults{WaitAfterLimit: true}},

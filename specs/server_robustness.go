@@ -1,0 +1,138 @@
+package specs
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/core/wire"
+	"github.com/greetspec/greetspec/fixtures"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// Server specs for the robustness section of PROTOCOL.md: concurrency and
+// log escaping.
+
+// longIdle is the idle timeout of servers in specs that must tell "at once"
+// from "after T": a server that waits for T is then 30 s late, never a
+// close call against WaitTimeout.
+const longIdle = 30 * time.Second
+
+// simultaneousClients is how many clients SRV-CONC-2 connects at once.
+const simultaneousClients = 32
+
+var _ = DescribeRequirement("SRV-CONC-1", func() {
+	It("greets a client promptly while another connected client stays idle", func() {
+		server := StartServer(longIdle)
+		idle := server.Dial()
+		name := fixtureNameByID("ascii")
+		conn := server.Dial()
+		Expect(conn.Send(name.Bytes, Settings.WaitTimeout)).To(Succeed())
+		Expect(conn.CloseWrite()).To(Succeed())
+		res := conn.ReadUntilEnd(0, Settings.WaitTimeout)
+		Expect(res.Data).To(equalBytes([]byte(contract.Greeting)),
+			"the server must greet a client within %v while another connected client (%s) stays idle: %s",
+			Settings.WaitTimeout, idle.LocalAddr(), res)
+	})
+})
+
+var _ = DescribeRequirement("SRV-CONC-2", func() {
+	It(fmt.Sprintf("greets %d simultaneous clients and reports each once with its own name", simultaneousClients), func() {
+		server := StartServer(0)
+		base := fixtureNameByID("ascii").Name
+		conns := make([]*wire.Conn, simultaneousClients)
+		names := make([]string, simultaneousClients)
+		for i := range conns {
+			conns[i] = server.Dial()
+			names[i] = fmt.Sprintf("%s-%02d", base, i)
+		}
+		// Every client is connected before any sends; every name is sent
+		// before any reply is read.
+		for i, conn := range conns {
+			Expect(conn.Send([]byte(names[i]), Settings.WaitTimeout)).To(Succeed(),
+				"the server must take the name of client %d of %d", i+1, simultaneousClients)
+			Expect(conn.CloseWrite()).To(Succeed())
+		}
+		deadline := time.Now().Add(Settings.WaitTimeout + server.Idle)
+		for i, conn := range conns {
+			res := conn.ReadUntilEnd(0, time.Until(deadline))
+			Expect(res.Data).To(equalBytes([]byte(contract.Greeting)),
+				"the server must greet each of %d simultaneous clients; client %d (%s): %s",
+				simultaneousClients, i+1, conn.LocalAddr(), res)
+			Expect(conn.Close()).To(Succeed())
+		}
+		for i, conn := range conns {
+			ev := server.EventFor(conn, 0)
+			Expect(ev.GetName()).To(Equal(names[i]),
+				"the server must report each simultaneous client with its own name: %s", describeEvent(ev))
+		}
+		Expect(server.Events()).To(HaveLen(simultaneousClients),
+			"the server must report each of %d simultaneous connections exactly once", simultaneousClients)
+	})
+})
+
+var _ = DescribeRequirement("SRV-LOG-2", func() {
+	DescribeTable("logs a name with control characters as one line free of control characters",
+		func(c fixtures.Name) {
+			ev := loggedEvent(c)
+			Expect(controlCharacters(ev.GetLogLine())).To(BeEmpty(),
+				"the log line must stay one line free of control characters: the name's must be escaped (%s); log line %+q",
+				c.Why, ev.GetLogLine())
+			expectLoggedAsIs(ev)
+		},
+		fixtureEntries(fixtures.ControlNames(), func(c fixtures.Name) string { return c.ID }),
+	)
+
+	DescribeTable("logs every character that is not a control character as it is",
+		func(c fixtures.Name) {
+			ev := loggedEvent(c)
+			Expect(controlCharacters(ev.GetLogLine())).To(BeEmpty(),
+				"the log line must be free of control characters; log line %+q", ev.GetLogLine())
+			expectLoggedAsIs(ev)
+		},
+		fixtureEntries(fixtures.Names(), func(c fixtures.Name) string { return c.ID }),
+	)
+})
+
+// loggedEvent sends c as a name and returns the server's event, which must
+// carry a log line.
+func loggedEvent(c fixtures.Name) *contract.ConnectionEvent {
+	GinkgoHelper()
+	server := StartServer(0)
+	conn := exchangeForEvent(server, c.Bytes)
+	ev := server.EventFor(conn, 0)
+	Expect(ev.GetLogLine()).NotTo(BeEmpty(), "the server must log the connection, so its log line can be checked: %s", describeEvent(ev))
+	return ev
+}
+
+// expectLoggedAsIs checks that every run of characters of the decoded name
+// between control characters appears in the log line unchanged, in order:
+// only control characters may be escaped.
+func expectLoggedAsIs(ev *contract.ConnectionEvent) {
+	GinkgoHelper()
+	line := ev.GetLogLine()
+	rest := line
+	for _, run := range strings.FieldsFunc(ev.GetName(), isControl) {
+		i := strings.Index(rest, run)
+		Expect(i).NotTo(BeNumerically("<", 0),
+			"the log line must contain %+q of the name %+q as it is, after the name's earlier characters; log line %+q",
+			run, ev.GetName(), line)
+		rest = rest[i+len(run):]
+	}
+}
+
+// controlCharacters returns the control characters in s, as PROTOCOL.md
+// defines them for SRV-LOG-2: U+0000 to U+001F and U+007F to U+009F.
+func controlCharacters(s string) []string {
+	var out []string
+	for _, r := range s {
+		if isControl(r) {
+			out = append(out, fmt.Sprintf("U+%04X", r))
+		}
+	}
+	return out
+}
+
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7F && r <= 0x9F) }

@@ -48,6 +48,9 @@ func init() {
 		{Name: "raw-log", Kills: []string{"SRV-LOG-2"},
 			Summary: "logs the name without escaping its control characters",
 			Server:  &ServerFaults{RawLog: true}},
+		{Name: "ascii-only-log", Kills: []string{"SRV-LOG-2"},
+			Summary: "escapes every non-ASCII character of the name in the log line, letters included",
+			Server:  &ServerFaults{LogASCIIOnly: true}},
 	} {
 		Register(f)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,6 +87,9 @@ type ServerFaults struct {
 	LogHostOnly bool
 	// RawLog logs the name without escaping control characters.
 	RawLog bool
+	// LogASCIIOnly escapes every non-ASCII character of the name in the
+	// log line, not only control characters.
+	LogASCIIOnly bool
 }
 
 // Server is the configurable faulty server.
@@ -216,6 +220,9 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) (*contract.Connect
 		format, logged := "connected with: %s %s", contract.EscapeLogName(ev.Name)
 		if f.LogFormat != "" {
 			format = f.LogFormat
+		}
+		if f.LogASCIIOnly {
+			logged = strings.Trim(strconv.QuoteToASCII(logged), `"`)
 		}
 		if f.RawLog {
 			logged = ev.Name

@@ -48,8 +48,8 @@ func init() {
 		{Name: "raw-log", Kills: []string{"SRV-LOG-2"},
 			Summary: "logs the name without escaping its control characters",
 			Server:  &ServerFaults{RawLog: true}},
-		{Name: "ascii-only-log", Kills: []string{"SRV-LOG-2"},
-			Summary: "escapes every non-ASCII character of the name in the log line, letters included",
+		{Name: "ascii-only-log", Kills: []string{"SRV-LOG-2", "SRV-LOG-1"},
+			Summary: "escapes every non-ASCII character of the name in the log line, letters included (so the line no longer carries the name, which SRV-LOG-1 asks for too)",
 			Server:  &ServerFaults{LogASCIIOnly: true}},
 	} {
 		Register(f)

@@ -92,6 +92,13 @@ func init() {
 		},
 	})
 	Register(Entry{
+		Name:    "alt/bytewise-client",
+		Summary: "an alternative correct client: writes the name in small pieces, reads the reply byte by byte in deadline slices",
+		New: func() (contract.Plugins, error) {
+			return contract.Plugins{Client: alt.BytewiseClient{}}, nil
+		},
+	})
+	Register(Entry{
 		Name:    "exec",
 		Summary: "adapter wrapping an existing program, configured by GREETSPEC_EXEC_* variables (see run --server-cmd)",
 		New:     execadapter.PluginsFromEnv,

@@ -36,10 +36,12 @@ func limitNames() []limitName {
 		if len(n.Bytes) == 0 {
 			continue
 		}
-		fit := strings.Repeat(n.Name, contract.MaxNameBytes/len(n.Bytes))
+		k := contract.MaxNameBytes / len(n.Bytes)
 		out = append(out,
-			limitName{n.ID + "-at-limit", fit, "as many copies of " + n.Why + " as fit in 1024 bytes"},
-			limitName{n.ID + "-over-limit", fit + n.Name, "one copy more than fits in 1024 bytes of " + n.Why})
+			limitName{n.ID + "-at-limit", strings.Repeat(n.Name, k),
+				fmt.Sprintf("the name %s repeated %d times, as often as it fits in 1024 bytes", n.ID, k)},
+			limitName{n.ID + "-over-limit", strings.Repeat(n.Name, k+1),
+				fmt.Sprintf("the name %s repeated %d times, once more than fits in 1024 bytes", n.ID, k+1)})
 	}
 	return out
 }

@@ -80,7 +80,10 @@ func playReply(r fixtures.Reply, timeout time.Duration) *contract.GreetResponse 
 	// Half of WaitTimeout past the client's own timeout: a client that
 	// ignores its timeout is caught here, before the RPC deadline that
 	// StartGreet sets at the full WaitTimeout.
-	return pending.Wait(timeout + Settings.WaitTimeout/2)
+	within := timeout + Settings.WaitTimeout/2
+	Eventually(pending.done).WithTimeout(within).Should(BeClosed(),
+		"the client was given a timeout of %v and must have returned %v later", timeout, within)
+	return pending.Wait(0)
 }
 
 // pause is the scripted server's pause before its close action, the same

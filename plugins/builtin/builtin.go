@@ -24,6 +24,9 @@ type Entry struct {
 	Name string
 	// Summary says in one line what the plugin is.
 	Summary string
+	// Role is "server" or "client" for a plugin that serves one role
+	// only; empty means both.
+	Role string
 	// New builds the implementations; it may read its configuration from
 	// the environment and fail.
 	New func() (contract.Plugins, error)
@@ -104,11 +107,11 @@ func init() {
 		New:     execadapter.PluginsFromEnv,
 	})
 	for _, e := range []Entry{
-		{Name: "hostile/exit-on-connection", Summary: "server plugin that exits on its first connection (tests the host)",
+		{Name: "hostile/exit-on-connection", Role: "server", Summary: "server plugin that exits on its first connection (tests the host)",
 			New: func() (contract.Plugins, error) { return contract.Plugins{Server: hostile.ExitOnConnection{}}, nil }},
-		{Name: "hostile/exit-in-greet", Summary: "client plugin that exits when asked to greet (tests the host)",
+		{Name: "hostile/exit-in-greet", Role: "client", Summary: "client plugin that exits when asked to greet (tests the host)",
 			New: func() (contract.Plugins, error) { return contract.Plugins{Client: hostile.ExitInGreet{}}, nil }},
-		{Name: "hostile/hang-in-greet", Summary: "client plugin whose Greet never returns (tests the host)",
+		{Name: "hostile/hang-in-greet", Role: "client", Summary: "client plugin whose Greet never returns (tests the host)",
 			New: func() (contract.Plugins, error) { return contract.Plugins{Client: hostile.HangInGreet{}}, nil }},
 	} {
 		Register(e)
@@ -116,6 +119,7 @@ func init() {
 	for _, f := range faulty.All() {
 		Register(Entry{
 			Name:    "faulty/" + f.Name,
+			Role:    f.Role(),
 			Summary: "faulty " + f.Role() + ", violates " + strings.Join(f.Kills, ", ") + ": " + f.Summary,
 			New:     func() (contract.Plugins, error) { return f.Plugins(), nil },
 		})

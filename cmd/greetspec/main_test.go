@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/greetspec/greetspec/plugins/builtin"
+)
+
+// The test binary doubles as greetspec: with GREETSPEC_CLI_TEST set it runs
+// the CLI on its arguments, and it serves the built-in plugins like the real
+// binary. So the tests exercise the very process layout users get.
+func TestMain(m *testing.M) {
+	builtin.ServeIfRequested()
+	if os.Getenv("GREETSPEC_CLI_TEST") != "" {
+		os.Exit(execute(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+type cliResult struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+// runCLI runs greetspec with args in a child process, bounded by limit, and
+// checks that no process it started outlives it.
+func runCLI(t *testing.T, limit time.Duration, args ...string) cliResult {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := randomMarker(t)
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "GREETSPEC_TEST_MARKER="+marker)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(limit):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("greetspec %s did not finish within %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), limit, stdout.String(), stderr.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if left := processesWithMarker(marker); len(left) > 0 {
+		for _, pid := range left {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		t.Errorf("processes %v started by greetspec %s outlived it", left, strings.Join(args, " "))
+	}
+	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func randomMarker(t *testing.T) string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// processesWithMarker finds live processes whose environment holds the
+// marker: every process greetspec started inherits it.
+func processesWithMarker(marker string) []int {
+	needle := []byte("GREETSPEC_TEST_MARKER=" + marker)
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !bytes.Contains(env, needle) {
+			continue
+		}
+		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if i := bytes.LastIndexByte(stat, ')'); i >= 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
+				continue // a zombie is dead, only not yet reaped by its parent
+			}
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+func TestRunReferencePasses(t *testing.T) {
+	r := runCLI(t, 5*time.Minute, "run")
+	if r.code != 0 {
+		t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"Per-requirement verdict:", "SRV-GREET-1", "PASS", "0 failed"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestRunFaultyFailsWithRepro(t *testing.T) {
+	r := runCLI(t, 5*time.Minute, "run", "--server", "builtin:faulty/greeting-capitalised", "--label-filter", "SRV-GREET-1")
+	if r.code != 1 {
+		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"SRV-GREET-1", "FAIL", "Welcome to Asif server", "greetspec run --server builtin:faulty/greeting-capitalised --label-filter SRV-GREET-1"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// A plugin that exits in the middle of a spec fails that spec with a
+// message naming the plugin and its exit, and leaves nothing running.
+func TestPluginExitingMidwayIsReported(t *testing.T) {
+	for _, c := range []struct {
+		flag, plugin, filter string
+	}{
+		{"--server", "builtin:hostile/exit-on-connection", "SRV-GREET-1"},
+		{"--client", "builtin:hostile/exit-in-greet", "CLI-SEND-2"},
+	} {
+		t.Run(c.plugin, func(t *testing.T) {
+			r := runCLI(t, 2*time.Minute, "run", c.flag, c.plugin, "--label-filter", c.filter)
+			if r.code != 1 {
+				t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			for _, want := range []string{c.plugin, "exit status 3", c.filter, "FAIL"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("output lacks %q:\n%s", want, r.stdout)
+				}
+			}
+		})
+	}
+}
+
+// A client plugin whose Greet never returns is given up on within the
+// spec's bounds, and the run ends.
+func TestHangingPluginDoesNotHangTheRun(t *testing.T) {
+	r := runCLI(t, 2*time.Minute, "run", "--client", "builtin:hostile/hang-in-greet", "--label-filter", "CLI-SEND-2", "--wait-timeout", "1s")
+	if r.code != 1 {
+		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "CLI-SEND-2") || !strings.Contains(r.stdout, "FAIL") {
+		t.Errorf("output does not report CLI-SEND-2 as failed:\n%s", r.stdout)
+	}
+}
+
+func TestUsageAndSetupErrors(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"run", "--bogus"}, "unknown flag: --bogus"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"missing plugin", []string{"run", "--server", "/no/such/plugin"}, "/no/such/plugin"},
+		{"not a plugin", []string{"run", "--server", "/bin/true"}, "/bin/true"},
+		{"unknown builtin", []string{"run", "--client", "builtin:nope"}, `no built-in plugin "nope"`},
+		{"bad duration", []string{"run", "--idle-timeout", "soon"}, "invalid argument"},
+		{"gap above T", []string{"run", "--gap", "2s", "--idle-timeout", "1s"}, "--gap"},
+		{"two servers", []string{"run", "--server", "builtin:reference", "--target", "127.0.0.1:9"}, "at most one"},
+		{"remote target", []string{"run", "--target", "192.0.2.1:9999"}, "not a loopback address"},
+		{"bad target", []string{"run", "--target", "localhost"}, "host:port"},
+		{"bad template", []string{"run", "--server-cmd", "prog {nope}"}, "--server-cmd"},
+		{"nothing selected", []string{"run", "--label-filter", "no-such-label"}, "no spec matched"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runCLI(t, time.Minute, c.args...)
+			if r.code != 2 {
+				t.Fatalf("exit status %d, want 2\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stderr, c.want) {
+				t.Errorf("stderr lacks %q:\n%s", c.want, r.stderr)
+			}
+		})
+	}
+}
+
+func TestHelpExplainsEveryFlag(t *testing.T) {
+	r := runCLI(t, time.Minute, "run", "--help")
+	if r.code != 0 {
+		t.Fatalf("exit status %d", r.code)
+	}
+	for _, flag := range []string{"--server", "--client", "--server-cmd", "--client-cmd", "--target", "--allow-remote", "--idle-timeout", "--wait-timeout", "--label-filter", "--json-report", "--junit-report", "Exit status"} {
+		if !strings.Contains(r.stdout, flag) {
+			t.Errorf("run --help does not mention %s", flag)
+		}
+	}
+}
+
+func TestListCoversEveryRequirement(t *testing.T) {
+	r := runCLI(t, time.Minute, "list")
+	if r.code != 0 {
+		t.Fatalf("exit status %d (a requirement without spec?)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "no spec checks") {
+		t.Errorf("list reports requirements without specs:\n%s", r.stdout)
+	}
+}

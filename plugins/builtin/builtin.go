@@ -96,6 +96,7 @@ func init() {
 	})
 	Register(Entry{
 		Name:    "alt/bytewise-client",
+		Role:    "client",
 		Summary: "an alternative correct client: writes the name in small pieces, reads the reply byte by byte in deadline slices",
 		New: func() (contract.Plugins, error) {
 			return contract.Plugins{Client: alt.BytewiseClient{}}, nil

@@ -24,7 +24,8 @@ type ServerUnderTest struct {
 	Idle time.Duration
 
 	plugin   *host.Plugin
-	external bool // address mode: no plugin, no events
+	external bool            // address mode: no plugin, no events
+	caps     map[string]bool // capabilities the server declared
 	mu       sync.Mutex
 	events   []*contract.ConnectionEvent
 }
@@ -55,7 +56,13 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	_, port, err := net.SplitHostPort(resp.GetAddress())
 	Expect(err).NotTo(HaveOccurred(), "the server's bound address %q", resp.GetAddress())
 	Expect(port).NotTo(Equal("0"), "the server must report the port it actually bound")
-	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p}
+	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}}
+	// Describe is optional; a server without it declares no capabilities.
+	if d, err := rpc.Describe(ctx, &contract.DescribeRequest{}); err == nil {
+		for _, c := range d.GetCapabilities() {
+			s.caps[c] = true
+		}
+	}
 
 	streamCtx, stopStream := context.WithCancel(context.Background())
 	stream, err := rpc.Events(streamCtx, &contract.EventsRequest{})
@@ -95,6 +102,12 @@ func (s *ServerUnderTest) Events() []*contract.ConnectionEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]*contract.ConnectionEvent(nil), s.events...)
+}
+
+// ObservesReplies reports whether the server's events say what it wrote.
+// A server whose events come from its log (the exec adapter) cannot.
+func (s *ServerUnderTest) ObservesReplies() bool {
+	return !s.external && !s.caps[contract.CapabilityEventsFromLog]
 }
 
 // requireEvents skips the spec as not observable in address mode.

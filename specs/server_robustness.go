@@ -63,7 +63,7 @@ var _ = DescribeRequirement("SRV-CONC-2", func() {
 		}
 		for i, conn := range conns {
 			what := fmt.Sprintf("the server must greet each of %d simultaneous clients; client %d", simultaneousClients, i+1)
-			expectReplyAsSent(results[i], server.EventFor(conn, 0), what)
+			expectReplyAsSent(server, results[i], server.EventFor(conn, 0), what)
 		}
 		for i, conn := range conns {
 			ev := server.EventFor(conn, 0)

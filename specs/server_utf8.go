@@ -37,7 +37,7 @@ var _ = DescribeRequirement("SRV-UTF8-2", func() {
 			// The event also says the server is done with that connection,
 			// so that a server dying after it cannot let the next client in.
 			ev := server.EventFor(conn, 0)
-			expectReplyAsSent(res, ev, "the server must greet a client whose name is not valid UTF-8 ("+c.Why+")")
+			expectReplyAsSent(server, res, ev, "the server must greet a client whose name is not valid UTF-8 ("+c.Why+")")
 			expectStillServing(server, "a name that is not valid UTF-8 ("+c.Why+")")
 		},
 		fixtureEntries(fixtures.InvalidUTF8(), func(c fixtures.Invalid) string { return c.ID }),
@@ -138,16 +138,19 @@ func expectStillServing(server *ServerUnderTest, after string) {
 	Expect(conn.CloseWrite()).To(Succeed())
 	res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 	Expect(conn.Close()).To(Succeed())
-	expectReplyAsSent(res, server.EventFor(conn, 0), "the server must still greet later clients after "+after)
+	expectReplyAsSent(server, res, server.EventFor(conn, 0), "the server must still greet later clients after "+after)
 }
 
 // expectReplyAsSent checks that a probe received a reply, and exactly the bytes
-// the server reports having sent. Whether those are the right 22 bytes is
+// the server reports having sent (when its events say so). Whether those are the right 22 bytes is
 // SRV-GREET-1's business, so a wrong greeting fails that requirement and not
 // every requirement that needs a client to be greeted.
-func expectReplyAsSent(res wire.Result, ev *contract.ConnectionEvent, what string) {
+func expectReplyAsSent(server *ServerUnderTest, res wire.Result, ev *contract.ConnectionEvent, what string) {
 	GinkgoHelper()
 	Expect(res.Data).NotTo(BeEmpty(), "%s: %s", what, res)
+	if !server.ObservesReplies() {
+		return // only the arrival can be checked
+	}
 	Expect(res.Data).To(equalBytes(ev.GetReply()),
 		"%s, and the greeting must arrive as the server sent it: %s; %s", what, res, describeEvent(ev))
 }

@@ -138,3 +138,10 @@ func (p *ClientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *gr
 // BuiltinEnv names the environment variable with which a greetspec binary is
 // asked to serve one of its built-in plugins instead of doing its normal job.
 const BuiltinEnv = "GREETSPEC_BUILTIN_PLUGIN"
+
+// CapabilityEventsFromLog is declared by a server whose ConnectionEvents are
+// reconstructed from its log lines (the exec adapter): remote_address, name
+// and log_line are observed; name_raw is the UTF-8 encoding of the logged
+// name; reply, name_end and error are not observed. Specs that need what is
+// not observed report it as not observable rather than failed.
+const CapabilityEventsFromLog = "events-from-log"

@@ -89,6 +89,7 @@ func init() {
 	})
 	Register(Entry{
 		Name:    "alt/eventloop-server",
+		Role:    "server",
 		Summary: "an alternative correct server: one goroutine owns every connection, the greeting goes out in two writes",
 		New: func() (contract.Plugins, error) {
 			return contract.Plugins{Server: &alt.EventLoopServer{}}, nil

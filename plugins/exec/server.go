@@ -89,7 +89,10 @@ func newServer(cfg ServerConfig) (*Server, error) {
 
 // Describe names the adapter after its command template.
 func (s *Server) Describe() *contract.DescribeResponse {
-	return &contract.DescribeResponse{Name: "exec: " + s.cfg.Command}
+	return &contract.DescribeResponse{
+		Name:         "exec: " + s.cfg.Command,
+		Capabilities: []string{contract.CapabilityEventsFromLog},
+	}
 }
 
 // Start starts a fresh program listening on req's address and returns once

@@ -231,3 +231,36 @@ func TestSelftest(t *testing.T) {
 		t.Errorf("selftest reports gaps:\n%s", r.stdout)
 	}
 }
+
+func requireDebianPythonGRPC(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import grpc, google.protobuf, cryptography").Run(); err != nil {
+		t.Skip("/usr/bin/python3 lacks grpc, protobuf or cryptography (Debian python3-grpcio, python3-protobuf, python3-cryptography)")
+	}
+}
+
+// The native Python plugin passes the whole suite in both roles.
+func TestPythonPluginConforms(t *testing.T) {
+	requireDebianPythonGRPC(t)
+	plugin := "/usr/bin/python3 ../../plugins/python/greet_plugin.py"
+	r := runCLI(t, 10*time.Minute, "run", "--server", plugin, "--client", plugin)
+	if r.code != 0 {
+		t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "Requirements: 27 passed, 0 failed") {
+		t.Errorf("not every requirement passed:\n%s", r.stdout)
+	}
+}
+
+// The walk-through's Go plugin builds and passes the whole suite.
+func TestGoPluginExample(t *testing.T) {
+	bin := t.TempDir() + "/example-plugin"
+	build := exec.Command("go", "build", "-o", bin, "../../plugins/example")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the example plugin: %v\n%s", err, out)
+	}
+	r := runCLI(t, 10*time.Minute, "run", "--server", bin, "--client", bin)
+	if r.code != 0 || !strings.Contains(r.stdout, "Requirements: 27 passed, 0 failed") {
+		t.Fatalf("exit status %d, want 0 with every requirement passed\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}

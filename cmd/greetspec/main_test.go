@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/greetspec/greetspec/plugins/builtin"
+	"github.com/greetspec/greetspec/specs"
+	"github.com/onsi/ginkgo/v2/types"
 )
 
 // The test binary doubles as greetspec: with GREETSPEC_CLI_TEST set it runs
@@ -223,6 +227,7 @@ func TestSelftest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the self-test runs the suite once per built-in plugin")
 	}
+	t.Parallel()
 	r := runCLI(t, 30*time.Minute, "selftest", "--quiet")
 	if r.code != 0 {
 		t.Fatalf("selftest exit status %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -242,6 +247,7 @@ func requireDebianPythonGRPC(t *testing.T) {
 // The native Python plugin passes the whole suite in both roles.
 func TestPythonPluginConforms(t *testing.T) {
 	requireDebianPythonGRPC(t)
+	t.Parallel()
 	plugin := "/usr/bin/python3 ../../plugins/python/greet_plugin.py"
 	r := runCLI(t, 10*time.Minute, "run", "--server", plugin, "--client", plugin)
 	if r.code != 0 {
@@ -254,6 +260,7 @@ func TestPythonPluginConforms(t *testing.T) {
 
 // The walk-through's Go plugin builds and passes the whole suite.
 func TestGoPluginExample(t *testing.T) {
+	t.Parallel()
 	bin := t.TempDir() + "/example-plugin"
 	build := exec.Command("go", "build", "-o", bin, "../../plugins/example")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -262,5 +269,79 @@ func TestGoPluginExample(t *testing.T) {
 	r := runCLI(t, 10*time.Minute, "run", "--server", bin, "--client", bin)
 	if r.code != 0 || !strings.Contains(r.stdout, "Requirements: 27 passed, 0 failed") {
 		t.Fatalf("exit status %d, want 0 with every requirement passed\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// tutorialVerdicts is what the suite must say of the tutorial's programs
+// (plugins/tutorial), run through the exec adapter: each known defect
+// against the requirement it breaks, and a pass where they conform.
+var tutorialVerdicts = map[string]specs.Outcome{
+	// Server: a sequential loop around one recv(1024), a strict decode and
+	// close() with whatever input is unread.
+	"SRV-GREET-1": specs.OutcomeFail, // invalid UTF-8 kills it, so such names are never greeted
+	"SRV-GREET-2": specs.OutcomeFail, // it answers the first piece of a name
+	"SRV-GREET-3": specs.OutcomePass,
+	"SRV-NAME-1":  specs.OutcomeFail, // one recv is taken as the whole name
+	"SRV-NAME-2":  specs.OutcomePass,
+	"SRV-NAME-3":  specs.OutcomePass,
+	"SRV-LOG-1":   specs.OutcomePass, // its ('127.0.0.1', port) form conforms
+	"SRV-UTF8-1":  specs.OutcomePass,
+	"SRV-UTF8-2":  specs.OutcomeFail, // UnicodeDecodeError ends the server
+	"SRV-UTF8-3":  specs.OutcomeFail,
+	"SRV-UTF8-4":  specs.OutcomeFail,
+	"SRV-LIMIT-1": specs.OutcomePass,
+	"SRV-LIMIT-2": specs.OutcomePass,
+	"SRV-CLOSE-1": specs.OutcomeFail, // close() with unread input sends a reset
+	"SRV-CLOSE-2": specs.OutcomeFail, // a reset client's ConnectionResetError ends the server
+	"SRV-IDLE-1":  specs.OutcomeFail, // it waits in recv forever
+	"SRV-CONC-1":  specs.OutcomeFail, // one idle client blocks everyone
+	"SRV-CONC-2":  specs.OutcomeFail, // listen(3) and one client at a time
+	"SRV-LOG-2":   specs.OutcomeFail, // the name is printed raw
+	// Client: prompt, input(), send without half-close, one recv(1024),
+	// strict decode.
+	"CLI-SEND-1":    specs.OutcomeFail, // input() cannot take a name with a line break
+	"CLI-SEND-2":    specs.OutcomeFail, // it never half-closes
+	"CLI-LIMIT-1":   specs.OutcomeFail, // it sends names over 1024 bytes
+	"CLI-REPLY-1":   specs.OutcomeFail, // one recv misses a reply written in pieces
+	"CLI-REPLY-2":   specs.OutcomePass,
+	"CLI-UTF8-1":    specs.OutcomeFail, // an invalid reply raises UnicodeDecodeError
+	"CLI-CLOSE-1":   specs.OutcomeFail, // bytes then a reset look like a complete reply
+	"CLI-TIMEOUT-1": specs.OutcomeFail, // a greeting without a close looks complete
+}
+
+// The showcase: the tutorial's programs through the exec adapter, each
+// defect reported against the right requirement.
+func TestTutorialShowcase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole suite against slow, non-conforming programs")
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	t.Parallel()
+	report := filepath.Join(t.TempDir(), "report.json")
+	r := runCLI(t, 20*time.Minute, "run",
+		"--server-cmd", "/usr/bin/python3 plugins/tutorial/server.py {host} {port}",
+		"--client-cmd", "/usr/bin/python3 plugins/tutorial/client.py {host} {port}",
+		"--cmd-dir", "../..", "--wait-timeout", "2s", "--json-report", report)
+	if r.code != 1 {
+		t.Fatalf("exit status %d, want 1 (the tutorial does not conform)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(data, &reports); err != nil || len(reports) != 1 {
+		t.Fatalf("report: %v (%d suites)", err, len(reports))
+	}
+	verdicts := specs.Verdicts(reports[0])
+	if len(verdicts) != len(tutorialVerdicts) {
+		t.Errorf("%d requirements, but the expectations name %d", len(verdicts), len(tutorialVerdicts))
+	}
+	for _, v := range verdicts {
+		if want, ok := tutorialVerdicts[v.Requirement.ID]; !ok || v.Outcome != want {
+			t.Errorf("%s: %s, want %s", v.Requirement.ID, v.Outcome, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package specs
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -78,8 +79,8 @@ func Verdicts(report types.Report) []Verdict {
 					so.PluginExit = e.StringRepresentation()
 				}
 			}
-			if sr.Failure.Location.FileName != "" {
-				so.Location = sr.Failure.Location.String()
+			if loc := sr.Failure.Location; loc.FileName != "" {
+				so.Location = fmt.Sprintf("%s:%d", shortPath(loc.FileName), loc.LineNumber)
 			}
 		}
 		v := byID[id]
@@ -131,10 +132,15 @@ func WriteVerdicts(w io.Writer, vs []Verdict) {
 	for _, v := range vs {
 		r := v.Requirement
 		fmt.Fprintf(w, "  %-14s %-6s %-6s %-14s %s\n", r.ID, r.Level, r.Role, v.Outcome, shorten(r.Text, 90))
+		shown, failed := 0, 0
 		for _, s := range v.Specs {
 			if s.State == "passed" || s.State == "skipped" || s.State == "pending" {
 				continue
 			}
+			if failed++; shown == maxShownFailures {
+				continue
+			}
+			shown++
 			fmt.Fprintf(w, "      %s: %s\n", s.State, s.Text)
 			if msg := firstLine(s.Message); msg != "" {
 				fmt.Fprintf(w, "        %s\n", msg)
@@ -146,18 +152,36 @@ func WriteVerdicts(w io.Writer, vs []Verdict) {
 				fmt.Fprintf(w, "        at %s\n", s.Location)
 			}
 		}
+		if failed > shown {
+			fmt.Fprintf(w, "      ... and %d more failed specs (run with --label-filter %s -v for all)\n", failed-shown, r.ID)
+		}
 	}
 	t := Tally(vs)
 	fmt.Fprintf(w, "Requirements: %d passed, %d failed, %d not observable, %d skipped\n",
 		t[OutcomePass], t[OutcomeFail], t[OutcomeNotObservable], t[OutcomeSkipped])
 }
 
+// maxShownFailures is how many failed specs the verdict lists per
+// requirement; the rest are counted.
+const maxShownFailures = 3
+
+// firstLine returns the informative head of a failure message: its first
+// line, or for a timed-out wait ("Timed out after 2s.") also the next line,
+// which says what was awaited.
 func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	head := strings.TrimSpace(lines[0])
+	if strings.HasPrefix(head, "Timed out after") && len(lines) > 1 {
+		head += " " + strings.TrimSpace(lines[1])
 	}
-	return shorten(s, 160)
+	return shorten(head, 160)
+}
+
+// shortPath keeps the last directory and file name of a source path, so the
+// verdict reads the same on every machine.
+func shortPath(p string) string {
+	dir, file := filepath.Split(p)
+	return filepath.Join(filepath.Base(dir), file)
 }
 
 func shorten(s string, n int) string {

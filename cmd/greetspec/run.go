@@ -384,6 +384,9 @@ func writeRepro(w io.Writer, vs []specs.Verdict, o *runOptions) {
 		if o.idleTimeout != specs.DefaultConfig().IdleTimeout {
 			parts = append(parts, "--idle-timeout "+o.idleTimeout.String())
 		}
+		if o.waitTimeout != specs.DefaultConfig().WaitTimeout {
+			parts = append(parts, "--wait-timeout "+o.waitTimeout.String())
+		}
 		parts = append(parts, "--label-filter "+v.Requirement.ID, "-v")
 		fmt.Fprintf(w, "  %s\n", strings.Join(parts, " "))
 	}

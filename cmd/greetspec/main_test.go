@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/plugins/builtin"
+	"github.com/greetspec/greetspec/plugins/reference"
 	"github.com/greetspec/greetspec/specs"
 	"github.com/onsi/ginkgo/v2/types"
 )
@@ -186,6 +189,9 @@ func TestUsageAndSetupErrors(t *testing.T) {
 		{"bad target", []string{"run", "--target", "localhost"}, "host:port"},
 		{"bad template", []string{"run", "--server-cmd", "prog {nope}"}, "--server-cmd"},
 		{"nothing selected", []string{"run", "--label-filter", "no-such-label"}, "no spec matched"},
+		{"wrapped server crashes", []string{"run", "--server-cmd", "sh -c 'echo boom; exit 5'"}, "exit status 5"},
+		{"wrapped server never listens", []string{"run", "--server-cmd", "sleep 30", "--ready-timeout", "1s"}, "did not accept connections"},
+		{"plugin lacks the role", []string{"run", "--client", "builtin:alt/eventloop-server"}, "does not offer the client role"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runCLI(t, time.Minute, c.args...)
@@ -342,6 +348,44 @@ func TestTutorialShowcase(t *testing.T) {
 	for _, v := range verdicts {
 		if want, ok := tutorialVerdicts[v.Requirement.ID]; !ok || v.Outcome != want {
 			t.Errorf("%s: %s, want %s", v.Requirement.ID, v.Outcome, want)
+		}
+	}
+}
+
+// A wrapped client program that never connects nor prints a reply fails its
+// specs within the bounds, and is killed.
+func TestSilentClientProgram(t *testing.T) {
+	r := runCLI(t, 2*time.Minute, "run", "--client-cmd", "sleep 30", "--label-filter", "CLI-SEND-2", "--wait-timeout", "1s")
+	if r.code != 1 {
+		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "CLI-SEND-2") || !strings.Contains(r.stdout, "the client under test must connect") {
+		t.Errorf("the verdict does not say the client program never connected:\n%s", r.stdout)
+	}
+}
+
+// Address mode tests a server that is already running: what needs the
+// server's own observations is reported as not observable, never as passed
+// or failed.
+func TestAddressMode(t *testing.T) {
+	srv := &reference.Server{}
+	resp, err := srv.Start(context.Background(), &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: 1000}, func(*contract.ConnectionEvent) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(context.Background())
+	r := runCLI(t, 5*time.Minute, "run", "--target", resp.GetAddress(), "--idle-timeout", "1s")
+	if r.code != 0 {
+		t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"SRV-GREET-1    MUST   server PASS",
+		"SRV-UTF8-3     MUST   server NOT-OBSERVABLE",
+		"CLI-SEND-1     MUST   client SKIPPED",
+		"0 failed",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/plugins/builtin"
 	execadapter "github.com/greetspec/greetspec/plugins/exec"
@@ -17,6 +19,8 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // runOptions are the flags of `greetspec run`.
@@ -311,13 +315,33 @@ func preflight(role, ref, self string, startTimeout time.Duration) error {
 		return fmt.Errorf("--%s: %w", role, err)
 	}
 	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
 	if role == "server" {
-		_, err = p.Server()
-	} else {
-		_, err = p.Client()
+		// Start and stop it once: a wrapped program that crashes or never
+		// opens its port is a setup error, said once, not 27 failures.
+		srv, err := p.Server()
+		if err == nil {
+			_, err = srv.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: uint32(time.Second.Milliseconds())})
+		}
+		if err != nil {
+			return fmt.Errorf("--server: the server did not start: %w", p.Err("Start", err))
+		}
+		if _, err := srv.Stop(ctx, &contract.StopRequest{}); err != nil {
+			return fmt.Errorf("--server: the server did not stop: %w", p.Err("Stop", err))
+		}
+		return nil
+	}
+	cli, err := p.Client()
+	if err == nil {
+		_, err = cli.Describe(ctx, &contract.DescribeRequest{})
+		// Describe is optional, but a missing service means a missing role.
+		if status.Code(err) == codes.Unimplemented && !strings.Contains(err.Error(), "unknown service") {
+			err = nil
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("--%s: the plugin does not offer the %s role: %w", role, role, err)
+		return fmt.Errorf("--client: the plugin does not offer the client role: %w", p.Err("Describe", err))
 	}
 	return nil
 }

@@ -188,12 +188,16 @@ func (p *Plugin) Err(op string, err error) error {
 // its last lines of stderr.
 func (p *Plugin) explain(op string, err error) error {
 	msg := fmt.Sprintf("plugin %s: %s", p.spec, op)
+	exited := false
 	if p.runner != nil {
 		if exit := p.runner.exitDescription(); exit != "" {
 			msg += fmt.Sprintf(": plugin process %d %s", p.runner.cmd.Process.Pid, exit)
+			exited = true
 		}
 	}
-	if tail := p.tail.String(); tail != "" {
+	// Its last words matter when it died or never came up; for a call
+	// into a live plugin the error itself says what went wrong.
+	if tail := p.tail.String(); tail != "" && (exited || op == "start") {
 		err = fmt.Errorf("%w\nlast plugin output:\n%s", err, indent(tail))
 	}
 	return &PluginError{Msg: msg, Err: err}

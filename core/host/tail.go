@@ -36,6 +36,11 @@ func (t *lineTail) Write(p []byte) (int, error) {
 }
 
 func (t *lineTail) add(line string) {
+	// go-plugin's own debug chatter (hclog JSON) says nothing about why a
+	// plugin failed.
+	if strings.Contains(line, `"@level":"debug"`) || strings.Contains(line, `"@level":"trace"`) {
+		return
+	}
 	t.lines = append(t.lines, strings.TrimRight(line, "\r"))
 	if len(t.lines) > t.max {
 		t.lines = t.lines[len(t.lines)-t.max:]

@@ -72,15 +72,7 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 			sendName(conn, name[half:])
 			expectGreeted(conn, Settings.WaitTimeout, "once end of stream has ended the name the server must greet")
 		},
-		func() []TableEntry {
-			var out []TableEntry
-			for _, n := range nonEmptyNames() {
-				if len(n.Bytes) >= 2 {
-					out = append(out, Entry(n.ID, n.Bytes))
-				}
-			}
-			return out
-		}(),
+		splittableNameEntries(),
 	)
 })
 
@@ -120,15 +112,7 @@ var _ = DescribeRequirement("SRV-NAME-1", func() {
 				"the server must accumulate the name across reads and report all %d bytes written in %d pieces %v apart: %s",
 				len(name), len(pieces), Settings.Gap, describeEvent(ev))
 		},
-		func() []TableEntry {
-			var out []TableEntry
-			for _, n := range nonEmptyNames() {
-				if len(n.Bytes) >= 2 {
-					out = append(out, Entry(n.ID, n.Bytes))
-				}
-			}
-			return out
-		}(),
+		splittableNameEntries(),
 	)
 })
 
@@ -302,4 +286,16 @@ func fixtureName(id string) fixtures.Name {
 		}
 	}
 	panic("specs: no fixture name " + id)
+}
+
+// splittableNameEntries has one entry per fixture name of two bytes or more,
+// the names that can be sent in pieces.
+func splittableNameEntries() []TableEntry {
+	var out []TableEntry
+	for _, n := range nonEmptyNames() {
+		if len(n.Bytes) >= 2 {
+			out = append(out, Entry(n.ID, n.Bytes))
+		}
+	}
+	return out
 }

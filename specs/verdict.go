@@ -64,14 +64,11 @@ func Verdicts(report types.Report) []Verdict {
 		byID[out[i].Requirement.ID] = &out[i]
 	}
 	for _, sr := range report.SpecReports {
-		if sr.LeafNodeType != types.NodeTypeIt {
-			continue
-		}
-		id, ok := RequirementOf(sr.Labels())
+		id, text, ok := SpecOf(sr)
 		if !ok {
 			continue
 		}
-		so := SpecOutcome{Text: strings.Join(append(sr.ContainerHierarchyTexts[1:], sr.LeafNodeText), " "), State: sr.State.String()}
+		so := SpecOutcome{Text: text, State: sr.State.String()}
 		if sr.State.Is(types.SpecStateFailureStates) || sr.State == types.SpecStateSkipped {
 			so.Message = sr.Failure.Message
 			for _, e := range sr.ReportEntries {
@@ -90,6 +87,20 @@ func Verdicts(report types.Report) []Verdict {
 		out[i].Outcome = outcomeOf(out[i].Specs)
 	}
 	return out
+}
+
+// SpecOf returns the requirement a spec checks and the spec's own text
+// (without the requirement's container text); ok is false for anything that
+// is not a requirement's spec.
+func SpecOf(sr types.SpecReport) (id, text string, ok bool) {
+	if sr.LeafNodeType != types.NodeTypeIt {
+		return "", "", false
+	}
+	id, ok = RequirementOf(sr.Labels())
+	if !ok || len(sr.ContainerHierarchyTexts) == 0 {
+		return "", "", false
+	}
+	return id, strings.Join(append(sr.ContainerHierarchyTexts[1:], sr.LeafNodeText), " "), true
 }
 
 func outcomeOf(specs []SpecOutcome) Outcome {

@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/greetspec/greetspec/specs"
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
 )
 
@@ -22,11 +20,7 @@ under it the specs that check it. Nothing is run.`,
 			report := PreviewSpecs("greetspec conformance")
 			bySpec := map[string][]string{}
 			for _, sr := range report.SpecReports {
-				if sr.LeafNodeType != types.NodeTypeIt {
-					continue
-				}
-				if id, ok := specs.RequirementOf(sr.Labels()); ok {
-					text := strings.Join(append(sr.ContainerHierarchyTexts[1:], sr.LeafNodeText), " ")
+				if id, text, ok := specs.SpecOf(sr); ok {
 					bySpec[id] = append(bySpec[id], text)
 				}
 			}

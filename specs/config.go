@@ -30,7 +30,8 @@ type Config struct {
 	Gap time.Duration
 	// StartTimeout bounds a plugin's start and handshake.
 	StartTimeout time.Duration
-	// PluginLog receives the plugins' own log output; nil discards it.
+	// PluginLog receives the plugins' own log output; nil sends it to the
+	// spec output (GinkgoWriter), shown with failed specs.
 	PluginLog io.Writer
 }
 

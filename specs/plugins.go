@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/greetspec/greetspec/core/host"
+	"github.com/hashicorp/go-hclog"
 	. "github.com/onsi/ginkgo/v2"
 )
 
@@ -48,7 +49,14 @@ func (s *slot) get() (*host.Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s plugin: %w", s.role, err)
 	}
-	p, err := host.Launch(spec, host.Options{StartTimeout: Settings.StartTimeout, Log: Settings.PluginLog})
+	// By default a plugin's log goes to the spec output, which Ginkgo shows
+	// with the spec that failed (or always, with -v); debug level, because
+	// go-plugin passes a plugin's plain stderr lines on at that level.
+	log := Settings.PluginLog
+	if log == nil {
+		log = GinkgoWriter
+	}
+	p, err := host.Launch(spec, host.Options{StartTimeout: Settings.StartTimeout, Log: log, LogLevel: hclog.Debug})
 	if err != nil {
 		return nil, err
 	}

@@ -189,6 +189,7 @@ func TestUsageAndSetupErrors(t *testing.T) {
 		{"bad target", []string{"run", "--target", "localhost"}, "host:port"},
 		{"bad template", []string{"run", "--server-cmd", "prog {nope}"}, "--server-cmd"},
 		{"nothing selected", []string{"run", "--label-filter", "no-such-label"}, "no spec matched"},
+		{"bad ginkgo flag", []string{"run", "--", "--nope"}, "ginkgo flags after --"},
 		{"wrapped server crashes", []string{"run", "--server-cmd", "sh -c 'echo boom; exit 5'"}, "exit status 5"},
 		{"wrapped server never listens", []string{"run", "--server-cmd", "sleep 30", "--ready-timeout", "1s"}, "did not accept connections"},
 		{"plugin lacks the role", []string{"run", "--client", "builtin:alt/eventloop-server"}, "does not offer the client role"},
@@ -387,5 +388,13 @@ func TestAddressMode(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+}
+
+// Ginkgo flags after "--" reach the suite.
+func TestGinkgoFlagsPassThrough(t *testing.T) {
+	r := runCLI(t, 2*time.Minute, "run", "--label-filter", "SRV-GREET-3", "--", "--seed=5", "--ginkgo.randomize-all")
+	if r.code != 0 || !strings.Contains(r.stdout, "Random Seed: 5 - will randomize all specs") {
+		t.Fatalf("exit status %d; ginkgo flags not applied:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +17,6 @@ import (
 	execadapter "github.com/greetspec/greetspec/plugins/exec"
 	"github.com/greetspec/greetspec/specs"
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
@@ -114,7 +114,7 @@ setup error (bad flags, a plugin that cannot be started).`,
 
 // verdictReport receives the suite's report; it is filled by the
 // ReportAfterSuite node below once RunSpecs has run the specs.
-var verdictReport *types.Report
+var verdictReport *Report
 
 var _ = ReportAfterSuite("greetspec verdict", func(r Report) { verdictReport = &r })
 
@@ -163,10 +163,10 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		}
 	}
 
-	suiteConfig, reporterConfig := GinkgoConfiguration()
-	if err := parseGinkgoArgs(ginkgoArgs, &suiteConfig, &reporterConfig); err != nil {
+	if err := parseGinkgoArgs(ginkgoArgs); err != nil {
 		return usageErr("%v", err)
 	}
+	suiteConfig, reporterConfig := GinkgoConfiguration()
 	if o.labelFilter != "" {
 		suiteConfig.LabelFilter = o.labelFilter
 	}
@@ -346,16 +346,22 @@ func preflight(role, ref, self string, startTimeout time.Duration) error {
 	return nil
 }
 
-// parseGinkgoArgs applies Ginkgo flags given after "--". Both --focus and
+// parseGinkgoArgs applies Ginkgo flags given after "--" to Ginkgo's own
+// configuration (read afterwards by GinkgoConfiguration). Both --focus and
 // --ginkgo.focus spellings are accepted.
-func parseGinkgoArgs(args []string, sc *types.SuiteConfig, rc *types.ReporterConfig) error {
+func parseGinkgoArgs(args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
-	fs, err := types.BuildTestSuiteFlagSet(sc, rc)
-	if err != nil {
-		return err
-	}
+	// Ginkgo registers its flags on flag.CommandLine as ginkgo.*; a private
+	// set sharing their values parses without exiting on errors.
+	fs := flag.NewFlagSet("ginkgo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flag.CommandLine.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Name, "ginkgo.") {
+			fs.Var(f.Value, f.Name, f.Usage)
+		}
+	})
 	var norm []string
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") && !strings.HasPrefix(strings.TrimLeft(a, "-"), "ginkgo.") {
@@ -363,12 +369,11 @@ func parseGinkgoArgs(args []string, sc *types.SuiteConfig, rc *types.ReporterCon
 		}
 		norm = append(norm, a)
 	}
-	rest, err := fs.Parse(norm)
-	if err != nil {
+	if err := fs.Parse(norm); err != nil {
 		return fmt.Errorf("ginkgo flags after --: %w", err)
 	}
-	if len(rest) > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(rest, " "))
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	return nil
 }

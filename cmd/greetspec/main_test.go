@@ -125,9 +125,18 @@ func TestRunReferencePasses(t *testing.T) {
 }
 
 func TestRunFaultyFailsWithRepro(t *testing.T) {
-	r := runCLI(t, 5*time.Minute, "run", "--server", "builtin:faulty/greeting-capitalised", "--label-filter", "SRV-GREET-1")
+	dir := t.TempDir()
+	junit, jsonReport := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json")
+	r := runCLI(t, 5*time.Minute, "run", "--server", "builtin:faulty/greeting-capitalised", "--label-filter", "SRV-GREET-1",
+		"--junit-report", junit, "--json-report", jsonReport)
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, f := range []string{junit, jsonReport} {
+		data, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(data, []byte("SRV-GREET-1")) || !bytes.Contains(data, []byte("wire transcript")) {
+			t.Errorf("report %s missing, or without the failed requirement and its wire transcript: %v", filepath.Base(f), err)
+		}
 	}
 	for _, want := range []string{"SRV-GREET-1", "FAIL", "Welcome to Asif server", "greetspec run --server builtin:faulty/greeting-capitalised --label-filter SRV-GREET-1"} {
 		if !strings.Contains(r.stdout, want) {

@@ -1,8 +1,10 @@
 package specs
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -87,6 +89,23 @@ func Verdicts(report types.Report) []Verdict {
 		out[i].Outcome = outcomeOf(out[i].Specs)
 	}
 	return out
+}
+
+// ReadVerdicts reads the JSON report of one run (greetspec run
+// --json-report) and returns its verdicts.
+func ReadVerdicts(path string) ([]Verdict, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(data, &reports); err != nil {
+		return nil, fmt.Errorf("report %s: %w", path, err)
+	}
+	if len(reports) != 1 {
+		return nil, fmt.Errorf("report %s holds %d suites, want 1", path, len(reports))
+	}
+	return Verdicts(reports[0]), nil
 }
 
 // SpecOf returns the requirement a spec checks and the spec's own text

@@ -9,7 +9,6 @@ package selftest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +22,6 @@ import (
 	"github.com/greetspec/greetspec/plugins/builtin"
 	"github.com/greetspec/greetspec/plugins/faulty"
 	"github.com/greetspec/greetspec/specs"
-	"github.com/onsi/ginkgo/v2/types"
 )
 
 // Case is one plugin to run the suite against, with what must happen.
@@ -150,17 +148,12 @@ func runCase(ctx context.Context, c Case, o Options) Result {
 		r.Problems = append(r.Problems, fmt.Sprintf("the run failed to set up (exit status %d): %s", code, lastLines(r.Output, 5)))
 		return r
 	}
-	data, err := os.ReadFile(report)
+	verdicts, err := specs.ReadVerdicts(report)
 	if err != nil {
-		r.Problems = append(r.Problems, "no report: "+err.Error())
+		r.Problems = append(r.Problems, "no usable report: "+err.Error())
 		return r
 	}
-	var reports []types.Report
-	if err := json.Unmarshal(data, &reports); err != nil || len(reports) != 1 {
-		r.Problems = append(r.Problems, fmt.Sprintf("unreadable report (%d suites): %v", len(reports), err))
-		return r
-	}
-	r.Verdicts = specs.Verdicts(reports[0])
+	r.Verdicts = verdicts
 	r.Problems = append(r.Problems, Check(c, r.Verdicts)...)
 	return r
 }

@@ -17,13 +17,7 @@ import (
 var _ = DescribeRequirement("SRV-UTF8-1", func() {
 	DescribeTable("decodes a valid UTF-8 name exactly",
 		func(c fixtures.Name) {
-			server := StartServer(0)
-			conn := exchangeForEvent(server, c.Bytes)
-			ev := server.EventFor(conn, 0)
-			Expect(ev.GetNameRaw()).To(equalBytes(c.Bytes),
-				"the server must take the name's bytes as sent: %s", describeEvent(ev))
-			Expect(ev.GetName()).To(Equal(c.Name),
-				"the server must decode a valid UTF-8 name exactly (%s): %s", c.Why, describeEvent(ev))
+			expectDecodedAs(c.Bytes, c.Name, "the server must decode a valid UTF-8 name exactly ("+c.Why+")")
 		},
 		fixtureEntries(fixtures.Names(), func(c fixtures.Name) string { return c.ID }),
 	)
@@ -47,13 +41,7 @@ var _ = DescribeRequirement("SRV-UTF8-2", func() {
 var _ = DescribeRequirement("SRV-UTF8-3", func() {
 	DescribeTable("replaces each maximal subpart of an invalid sequence with one U+FFFD",
 		func(c fixtures.Invalid) {
-			server := StartServer(0)
-			conn := exchangeForEvent(server, c.Bytes)
-			ev := server.EventFor(conn, 0)
-			Expect(ev.GetNameRaw()).To(equalBytes(c.Bytes),
-				"the server must take the name's bytes as sent: %s", describeEvent(ev))
-			Expect(ev.GetName()).To(Equal(c.Decoded),
-				"the server must decode invalid UTF-8 with one U+FFFD per maximal subpart (%s): %s", c.Why, describeEvent(ev))
+			expectDecodedAs(c.Bytes, c.Decoded, "the server must decode invalid UTF-8 with one U+FFFD per maximal subpart ("+c.Why+")")
 		},
 		fixtureEntries(fixtures.InvalidUTF8(), func(c fixtures.Invalid) string { return c.ID }),
 	)
@@ -139,6 +127,19 @@ func expectStillServing(server *ServerUnderTest, after string) {
 	res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 	Expect(conn.Close()).To(Succeed())
 	expectReplyAsSent(server, res, server.EventFor(conn, 0), "the server must still greet later clients after "+after)
+}
+
+// expectDecodedAs sends name to a fresh server and checks that the server
+// took its bytes as sent and decoded them to want; rule says which
+// requirement's decoding was expected.
+func expectDecodedAs(name []byte, want, rule string) {
+	GinkgoHelper()
+	server := StartServer(0)
+	conn := exchangeForEvent(server, name)
+	ev := server.EventFor(conn, 0)
+	Expect(ev.GetNameRaw()).To(equalBytes(name),
+		"the server must take the name's bytes as sent: %s", describeEvent(ev))
+	Expect(ev.GetName()).To(Equal(want), "%s: %s", rule, describeEvent(ev))
 }
 
 // expectReplyAsSent checks that a probe received a reply, and exactly the bytes

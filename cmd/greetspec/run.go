@@ -410,6 +410,9 @@ func writeRepro(w io.Writer, vs []specs.Verdict, o *runOptions) {
 		case v.Requirement.Role == "client" && o.client != "":
 			parts = append(parts, "--client "+shellQuote(o.client))
 		}
+		if o.execDir != "" && ((v.Requirement.Role == "server" && o.serverCmd != "") || (v.Requirement.Role == "client" && o.clientCmd != "")) {
+			parts = append(parts, "--cmd-dir "+shellQuote(o.execDir))
+		}
 		if o.idleTimeout != specs.DefaultConfig().IdleTimeout {
 			parts = append(parts, "--idle-timeout "+o.idleTimeout.String())
 		}

@@ -26,7 +26,21 @@ const (
 	// OutcomeSkipped: no spec of the requirement ran (role not under test, or
 	// filtered out).
 	OutcomeSkipped Outcome = "SKIPPED"
+	// OutcomePartial: the specs that ran passed, but part of the requirement
+	// was not verified (some specs not observable, filtered out, or only
+	// partly observed; see PartialEntry).
+	OutcomePartial Outcome = "PARTIAL"
+	// OutcomeInterrupted: the run was interrupted (signal or --timeout)
+	// before the requirement's specs all finished; nothing is blamed on the
+	// implementation.
+	OutcomeInterrupted Outcome = "INTERRUPTED"
 )
+
+// PartialEntry names the report entry (ginkgo AddReportEntry) with which a
+// passing spec says that part of what it checks was not observable through
+// the channel in use; its value is the reason. Such a spec makes its
+// requirement PARTIAL rather than PASS.
+const PartialEntry = "partially observed"
 
 // NotObservablePrefix starts the skip message of a spec that cannot observe
 // what it needs; such skips count as OutcomeNotObservable, not OutcomeSkipped.

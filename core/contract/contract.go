@@ -145,3 +145,18 @@ const BuiltinEnv = "GREETSPEC_BUILTIN_PLUGIN"
 // name; reply, name_end and error are not observed. Specs that need what is
 // not observed report it as not observable rather than failed.
 const CapabilityEventsFromLog = "events-from-log"
+
+// CapabilityClientText is declared by a client whose results are read from
+// a program's printed output (the exec adapter): GreetResponse.reply is the
+// text the program printed (its own decoding of the bytes it received, in
+// UTF-8), not the raw bytes; bytes received before a failure are known only
+// if the program printed them; the error class is inferred from the
+// program's exit status and words. Specs compare such a reply by its decoded
+// text and report what the channel cannot carry as not observable.
+const CapabilityClientText = "client-text"
+
+// CapabilityNoTimeout is declared by a client that cannot be told the
+// timeout of GreetRequest.timeout_ms (a wrapped program whose command
+// template has no {timeout_ms}); whether it honours a timeout is then not
+// observable.
+const CapabilityNoTimeout = "timeout-not-passed"

@@ -2,6 +2,7 @@ package execadapter
 
 import (
 	"fmt"
+	"github.com/greetspec/greetspec/core/logline"
 	"os"
 	"time"
 )
@@ -42,7 +43,7 @@ const DefaultClientTimeout = 10 * time.Second
 // tuple, IPv6 tuples included), and the `connected with: 127.0.0.1:50000 Bob`
 // form ([::1]:50000 for IPv6). The name is everything after the single space
 // that follows the address, so leading spaces of the name are kept.
-const DefaultLogPattern = `connected with:\s*(?P<addr>\('[^']*',\s*\d+(?:,\s*\d+,\s*\d+)?\)|\[[^\]\s]*\]:\d+|[^\s\[\]()]+:\d+)(?: (?P<name>.*))?$`
+const DefaultLogPattern = logline.DefaultPattern
 
 // ServerConfig describes a server program to wrap.
 type ServerConfig struct {

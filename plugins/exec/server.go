@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/greetspec/greetspec/core/logline"
 	"io"
 	"log"
 	"net"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -40,9 +40,7 @@ const (
 type Server struct {
 	cfg      ServerConfig
 	tmpl     *template
-	pattern  *regexp.Regexp
-	addrIdx  int // submatch index of the addr group
-	nameIdx  int // submatch index of the name group
+	parser   *logline.Parser
 	stateMu  sync.Mutex
 	running  *serverRun // nil when stopped
 	stopping sync.Mutex // serialises Start and Stop
@@ -70,13 +68,9 @@ func newServer(cfg ServerConfig) (*Server, error) {
 	if cfg.LogPattern == "" {
 		cfg.LogPattern = DefaultLogPattern
 	}
-	re, err := regexp.Compile(cfg.LogPattern)
+	parser, err := logline.New(cfg.LogPattern)
 	if err != nil {
-		return nil, fmt.Errorf("exec server: log pattern: %w", err)
-	}
-	addrIdx, nameIdx := re.SubexpIndex("addr"), re.SubexpIndex("name")
-	if addrIdx < 0 || nameIdx < 0 {
-		return nil, fmt.Errorf("exec server: log pattern %q needs the named groups (?P<addr>...) and (?P<name>...)", cfg.LogPattern)
+		return nil, fmt.Errorf("exec server: %w", err)
 	}
 	if cfg.ReadyTimeout < 0 {
 		return nil, fmt.Errorf("exec server: negative ready timeout %v", cfg.ReadyTimeout)
@@ -84,7 +78,7 @@ func newServer(cfg ServerConfig) (*Server, error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}
-	return &Server{cfg: cfg, tmpl: tmpl, pattern: re, addrIdx: addrIdx, nameIdx: nameIdx}, nil
+	return &Server{cfg: cfg, tmpl: tmpl, parser: parser}, nil
 }
 
 // Describe names the adapter after its command template.
@@ -380,38 +374,7 @@ func (r *serverRun) awaitOutput(limit time.Duration) {
 
 // event turns a matching log line into a ConnectionEvent, or returns nil.
 func (s *Server) event(line []byte) *contract.ConnectionEvent {
-	m := s.pattern.FindSubmatchIndex(line)
-	if m == nil {
-		return nil
-	}
-	var addr, name []byte
-	if i := 2 * s.addrIdx; m[i] >= 0 {
-		addr = line[m[i]:m[i+1]]
-	}
-	if i := 2 * s.nameIdx; m[i] >= 0 {
-		name = line[m[i]:m[i+1]]
-	}
-	return &contract.ConnectionEvent{
-		RemoteAddress: normaliseAddr(contract.DecodeUTF8(addr)),
-		NameRaw:       append([]byte{}, name...),
-		Name:          contract.DecodeUTF8(name),
-		LogLine:       contract.DecodeUTF8(line),
-	}
-}
-
-// pythonAddr matches Python's print of a socket address tuple.
-var pythonAddr = regexp.MustCompile(`^\('([^']*)',\s*(\d+)(?:,\s*\d+,\s*\d+)?\)$`)
-
-// normaliseAddr turns `('127.0.0.1', 50000)` or `127.0.0.1:50000` into
-// host:port (IPv6 in brackets); anything else is returned as it is.
-func normaliseAddr(a string) string {
-	if m := pythonAddr.FindStringSubmatch(a); m != nil {
-		return net.JoinHostPort(m[1], m[2])
-	}
-	if h, p, err := net.SplitHostPort(a); err == nil {
-		return net.JoinHostPort(h, p)
-	}
-	return a
+	return s.parser.Event(line)
 }
 
 // listenHostPort splits a StartRequest address. An empty address or host

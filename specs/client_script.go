@@ -57,8 +57,8 @@ func exchangeName(name string) []byte {
 
 // playReply greets the probe with the client under test while the probe
 // plays the server scripted by r: it reads the name as a conforming server
-// would (end of stream, 1024 bytes, or T), writes r's pieces with r's gap,
-// pauses r's gap again and closes as r says ("none": it holds the connection
+// would (end of stream, 1024 bytes, or T), writes r's pieces with r's gap (FixturePause),
+// pauses that gap again and closes as r says ("none": it holds the connection
 // until the client returns). It returns the client's response.
 func playReply(r fixtures.Reply, timeout time.Duration) *contract.GreetResponse {
 	GinkgoHelper()
@@ -68,9 +68,9 @@ func playReply(r fixtures.Reply, timeout time.Duration) *contract.GreetResponse 
 	receiveName(conn, contract.MaxNameBytes)
 	// A failed write (a client that left early) is in the transcript; the
 	// client's response is what the spec judges.
-	_ = conn.SendPieces(r.Pieces, r.Gap, Settings.WaitTimeout)
+	_ = conn.SendPieces(r.Pieces, FixturePause(r.Gap), Settings.WaitTimeout)
 	if r.Close != fixtures.CloseNone {
-		pause(r.Gap)
+		pause(FixturePause(r.Gap))
 		if r.Close == fixtures.CloseReset {
 			_ = conn.Abort()
 		} else {

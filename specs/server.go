@@ -28,6 +28,7 @@ type ServerUnderTest struct {
 	caps     map[string]bool // capabilities the server declared
 	mu       sync.Mutex
 	events   []*contract.ConnectionEvent
+	arrived  chan struct{} // closed and replaced at each event
 }
 
 // StartServer starts the server under test on 127.0.0.1 port 0 with the
@@ -56,7 +57,7 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	_, port, err := net.SplitHostPort(resp.GetAddress())
 	Expect(err).NotTo(HaveOccurred(), "the server's bound address %q", resp.GetAddress())
 	Expect(port).NotTo(Equal("0"), "the server must report the port it actually bound")
-	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}}
+	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}, arrived: make(chan struct{})}
 	// Describe is optional; a server without it declares no capabilities.
 	if d, err := rpc.Describe(ctx, &contract.DescribeRequest{}); err == nil {
 		for _, c := range d.GetCapabilities() {
@@ -77,6 +78,8 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 			}
 			s.mu.Lock()
 			s.events = append(s.events, ev)
+			close(s.arrived)
+			s.arrived = make(chan struct{})
 			s.mu.Unlock()
 		}
 	}()
@@ -136,13 +139,28 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 	if wait == 0 {
 		wait = Settings.WaitTimeout + s.Idle
 	}
-	var ev *contract.ConnectionEvent
-	Eventually(func() []*contract.ConnectionEvent {
-		return s.EventsFrom(conn.LocalAddr())
-	}).WithTimeout(wait).WithPolling(10*time.Millisecond).Should(HaveLen(1),
-		"the server must report the connection from %s exactly once", conn.LocalAddr())
-	ev = s.EventsFrom(conn.LocalAddr())[0]
-	return ev
+	// Event-driven: woken by each event the stream delivers, so the wait
+	// ends the moment the event arrives (no polling delay).
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	var evs []*contract.ConnectionEvent
+wait:
+	for {
+		s.mu.Lock()
+		arrived := s.arrived
+		s.mu.Unlock()
+		if evs = s.EventsFrom(conn.LocalAddr()); len(evs) > 0 {
+			break
+		}
+		select {
+		case <-arrived:
+		case <-deadline.C:
+			evs = s.EventsFrom(conn.LocalAddr())
+			break wait
+		}
+	}
+	Expect(evs).To(HaveLen(1), "the server must report the connection from %s exactly once (waited up to %v)", conn.LocalAddr(), wait)
+	return evs[0]
 }
 
 // Dial connects a probe client to the server. The connection is closed when

@@ -40,6 +40,7 @@ type runOptions struct {
 	jsonReport, junitReport    string
 	seed                       int64
 	pluginLog                  bool
+	speed                      speedOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -109,6 +110,7 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.StringVar(&o.junitReport, "junit-report", "", "also write a JUnit XML report to this file")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	o.speed.register(f)
 	return cmd
 }
 
@@ -151,6 +153,9 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		s.PluginLog = os.Stderr
 	}
 	specs.Settings = s
+	if o.speed.explainWaits {
+		return explainWaits(o, s)
+	}
 
 	// Start each plugin once before the suite, so that a missing file or a
 	// program that is not a plugin is a setup error, not 60 failed specs.
@@ -196,7 +201,11 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	fmt.Fprintf(out, "greetspec: server %s, client %s, T=%v\n", server, orNone(o.client), o.idleTimeout)
 	gomega.RegisterFailHandler(Fail)
 	t := &fakeT{}
-	passed := RunSpecs(t, "greetspec conformance", suiteConfig, reporterConfig)
+	passed, err := o.launchSuite(t, suiteConfig, reporterConfig, ginkgoArgs)
+	if err != nil {
+		specs.ClosePlugins()
+		return err
+	}
 	specs.ClosePlugins()
 
 	if verdictReport == nil {

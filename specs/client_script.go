@@ -16,10 +16,11 @@ import (
 // returns with what the fixture expects.
 
 // silentServerTimeout is the timeout given to the client when the scripted
-// server is expected to leave it waiting (CLI-TIMEOUT-1). It is longer than
+// server is expected to leave it waiting (CLI-TIMEOUT-1). It is well over
 // the probe's own wait for the name (T), so that even a client that never
-// half-closes has its reply bytes before it gives up.
-func silentServerTimeout() time.Duration { return 2 * Settings.IdleTimeout }
+// half-closes has its reply bytes before it gives up, with 3T to spare for
+// a loaded machine's scheduling delays.
+func silentServerTimeout() time.Duration { return 4 * Settings.IdleTimeout }
 
 // plainName is the name the client specs send when the name does not
 // matter: the first non-empty ASCII name of names.json.

@@ -51,9 +51,9 @@ var _ = DescribeRequirement("SRV-GREET-1", func() {
 
 var _ = DescribeRequirement("SRV-GREET-2", func() {
 	It("sends nothing to a client that has connected but not sent a byte", func() {
-		server := StartServer(0)
+		server := StartServer(atOnceIdle)
 		conn := server.Dial()
-		quiet := conn.ReadFor(server.Idle / 3)
+		quiet := conn.ReadFor(quietWait())
 		Expect(quiet.Data).To(BeEmpty(), "the server must not send any byte before the name has ended: %s", quiet)
 		sendName(conn, fixtureName("ascii").Bytes)
 		expectGreeted(conn, Settings.WaitTimeout, "once end of stream has ended the name the server must greet")
@@ -61,11 +61,11 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 
 	DescribeTable("sends nothing while a name is still arriving",
 		func(name []byte) {
-			server := StartServer(0)
+			server := StartServer(atOnceIdle)
 			conn := server.Dial()
 			half := len(name) / 2
 			Expect(conn.Send(name[:half], Settings.WaitTimeout)).To(Succeed(), "sending the first part of the name")
-			quiet := conn.ReadFor(server.Idle / 3)
+			quiet := conn.ReadFor(quietWait())
 			Expect(quiet.Data).To(BeEmpty(),
 				"the server must not send any byte while the name is incomplete (%d of %d bytes sent, no end of stream, less than T of silence): %s",
 				half, len(name), quiet)
@@ -100,7 +100,7 @@ var _ = DescribeRequirement("SRV-GREET-3", func() {
 var _ = DescribeRequirement("SRV-NAME-1", func() {
 	DescribeTable("accumulates a name written in pieces",
 		func(name []byte) {
-			server := StartServer(0)
+			server := StartServer(atOnceIdle) // pieces a gap apart, however late, are one name
 			conn := server.Dial()
 			pieces := splitPieces(name, 3)
 			Expect(conn.SendPieces(pieces, Settings.Gap, Settings.WaitTimeout)).To(Succeed(), "sending the name in pieces")

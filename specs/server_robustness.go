@@ -40,7 +40,7 @@ var _ = DescribeRequirement("SRV-CONC-1", func() {
 
 var _ = DescribeRequirement("SRV-CONC-2", func() {
 	It(fmt.Sprintf("greets %d simultaneous clients and reports each once with its own name", simultaneousClients), func() {
-		server := StartServer(0)
+		server := StartServer(longIdle) // a slow dial of 32 clients must not let T end a name
 		base := fixtureNameByID("ascii").Name
 		conns := make([]*wire.Conn, simultaneousClients)
 		names := make([]string, simultaneousClients)

@@ -25,6 +25,7 @@ import (
 // binary. So the tests exercise the very process layout users get.
 func TestMain(m *testing.M) {
 	builtin.ServeIfRequested()
+	raceNoExitSleep()
 	if os.Getenv("GREETSPEC_CLI_TEST") != "" {
 		os.Exit(execute(os.Args[1:]))
 	}

@@ -78,7 +78,7 @@ type Options struct {
 	Exe string
 	// Env is added to each run's environment.
 	Env []string
-	// Parallel is how many runs go at once; default 4 (runs mostly wait on timeouts).
+	// Parallel is how many runs go at once; default DefaultParallel.
 	Parallel int
 	// Timeout bounds each run; default 5 minutes.
 	Timeout time.Duration
@@ -88,10 +88,16 @@ type Options struct {
 	Progress func(Result)
 }
 
+// DefaultParallel is how many runs go at once by default. A run mostly
+// waits (designed waits, timeouts of faulty plugins), so many runs share
+// two cores well; each run is serial (--procs 1), since lanes cost CPU
+// that many runs side by side already put to use (BENCHMARKS.md).
+const DefaultParallel = 16
+
 // Run runs the cases and returns their results in the cases' order.
 func Run(ctx context.Context, cases []Case, o Options) []Result {
 	if o.Parallel <= 0 {
-		o.Parallel = 4
+		o.Parallel = DefaultParallel
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
@@ -130,7 +136,7 @@ func runCase(ctx context.Context, c Case, o Options) Result {
 	defer os.RemoveAll(dir)
 	report := filepath.Join(dir, "report.json")
 
-	args := []string{"run", "--" + c.Role, c.Plugin, "--json-report", report, "--no-repro", "--label-filter", labelFilter(c)}
+	args := []string{"run", "--procs", "1", "--" + c.Role, c.Plugin, "--json-report", report, "--no-repro", "--label-filter", labelFilter(c)}
 	args = append(args, o.ExtraArgs...)
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()

@@ -1,64 +1,89 @@
 package main
 
 import (
+	"encoding/json"
+	"net"
 	"os"
-	"os/exec"
-	"regexp"
-	"strconv"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/greetspec/greetspec/core/load"
 )
 
-// benchRun runs `greetspec run args...` as a child process (this test
-// binary doubles as greetspec) and fails the benchmark unless it passes.
-func benchRun(b *testing.B, args ...string) string {
-	b.Helper()
-	exe, err := os.Executable()
+// greetspec bench measures the reference plugin and the baseline side by
+// side, within its bounds, and writes JSON.
+func TestBenchMeasuresWithinBounds(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "bench.json")
+	start := time.Now()
+	r := runCLI(t, 2*time.Minute, "bench", "--concurrency", "1,4", "--duration", "300ms", "--max-exchanges", "50", "--json", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Four measurements of at most 300ms each, plus launching.
+	if took := time.Since(start); took > time.Minute {
+		t.Errorf("bench took %v", took)
+	}
+	var rep benchReport
+	b, err := os.ReadFile(out)
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, append([]string{"run"}, args...)...)
-	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("greetspec run %v: %v\n%s", args, err, out)
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
 	}
-	return string(out)
-}
-
-var willRun = regexp.MustCompile(`Will run (\d+) of`)
-
-// BenchmarkSuite measures the wall time of a whole conformance run against
-// the reference plugins, serially and in lanes, with the default timings.
-func BenchmarkSuite(b *testing.B) {
-	for _, procs := range []int{1, 2, 4, 8} {
-		b.Run("procs="+strconv.Itoa(procs), func(b *testing.B) {
-			for b.Loop() {
-				benchRun(b, "--procs", strconv.Itoa(procs))
-			}
-		})
+	if len(rep.Results) != 2 || len(rep.Baseline) != 2 {
+		t.Fatalf("results %d, baseline %d; want 2 each", len(rep.Results), len(rep.Baseline))
 	}
-}
-
-// BenchmarkSpecOverhead measures what a spec costs beyond its designed
-// waits: a selection with none (SRV-UTF8-1, SRV-LIMIT-1, CLI-SEND-1: specs
-// that only exchange and compare), run serially, reported per spec.
-// The run's fixed cost (process and plugin start) is included once.
-func BenchmarkSpecOverhead(b *testing.B) {
-	const filter = "SRV-UTF8-1 || SRV-LIMIT-1 || CLI-SEND-1"
-	var total time.Duration
-	specs := 0
-	for b.Loop() {
-		start := time.Now()
-		out := benchRun(b, "--procs", "1", "--label-filter", filter)
-		total += time.Since(start)
-		m := willRun.FindStringSubmatch(out)
-		if m == nil {
-			b.Fatalf("no spec count in the output:\n%s", out)
+	for _, res := range append(rep.Results, rep.Baseline...) {
+		if res.Exchanges > 50 || res.OK == 0 || len(res.Errors) != 0 {
+			t.Errorf("concurrency %d: %d exchanges, %d OK, errors %v; want 1..50 OK", res.Concurrency, res.Exchanges, res.OK, res.Errors)
 		}
-		specs, _ = strconv.Atoi(m[1])
 	}
-	if specs > 0 {
-		b.ReportMetric(float64(total.Microseconds())/float64(b.N)/float64(specs), "µs/spec")
+	if !strings.Contains(r.stdout, "baseline (raw Go)") {
+		t.Errorf("no baseline row:\n%s", r.stdout)
+	}
+}
+
+// Failed exchanges are counted by class, not hidden: a target that refuses
+// every connection.
+func TestBenchClassifiesErrors(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	out := filepath.Join(t.TempDir(), "bench.json")
+	r := runCLI(t, time.Minute, "bench", "--target", addr, "--baseline=false", "--concurrency", "2", "--duration", "200ms", "--json", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var rep benchReport
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Results) != 1 {
+		t.Fatalf("report: %v %s", err, b)
+	}
+	if res := rep.Results[0]; res.OK != 0 || res.Errors[load.Refused] == 0 {
+		t.Errorf("a refusing target: %+v", res)
+	}
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"bench", "--concurrency", "0"},
+		{"bench", "--duration", "-1s"},
+		{"bench", "--target", "192.0.2.1:9"},
+		{"bench", "--server", "builtin:nope"},
+		{"bench", "--target", "127.0.0.1:9", "--server", "builtin:reference"},
+		{"bench", "--name", strings.Repeat("x", 1025)},
+	} {
+		if r := runCLI(t, time.Minute, args...); r.code != 2 {
+			t.Errorf("greetspec %s: exit %d, want 2\n%s", strings.Join(args, " "), r.code, r.stderr)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/greetspec/greetspec/specs"
 	"github.com/greetspec/greetspec/specs/runner"
@@ -31,29 +30,18 @@ func (s *speedOptions) register(f *pflag.FlagSet) {
 	f.BoolVar(&s.explainWaits, "explain-waits", false, "print every designed wait of the suite and the floor the timing flags imply, and exit")
 }
 
-// parseShard reads "I/N".
-func parseShard(s string) (int, int, error) {
-	if s == "" {
-		return 0, 0, nil
-	}
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, usageErr("--shard %q: want I/N with 1 <= I <= N", s)
-	}
-	return i, n, nil
-}
-
 // launchSuite runs the suite serially in this process (RunSpecs) or in
 // lanes, and leaves the report in verdictReport. Lanes are not used where
 // they would change what is tested: a running --target is one server that
 // lanes would share; --fail-fast stops at the first failure in run order;
 // Ginkgo flags after "--" may ask for things only a single process does.
 func (o *runOptions) launchSuite(t *fakeT, suite types.SuiteConfig, rep types.ReporterConfig, ginkgoArgs []string) (bool, error) {
-	shard, shards, err := parseShard(o.speed.shard)
-	if err != nil {
-		return false, err
+	var shard, shards int
+	if o.speed.shard != "" {
+		var err error
+		if shard, shards, err = parseShard(o.speed.shard); err != nil {
+			return false, usageErr("--shard %v", err)
+		}
 	}
 	if o.speed.procs < 1 {
 		return false, usageErr("--procs must be at least 1, got %d", o.speed.procs)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/greetspec/greetspec/specs"
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 )
@@ -48,13 +49,14 @@ type response struct {
 
 // laneClient is this process's connection to the parent, when it is a lane.
 type laneClient struct {
-	mu      sync.Mutex
-	lane    int
-	enc     *json.Encoder
-	dec     *json.Decoder
-	next    int          // ordinal of the next spec to reach the claim hook
-	claimed map[int]bool // ordinals this lane runs
-	current int          // ordinal of the spec now running, -1 if none
+	mu       sync.Mutex
+	lane     int
+	enc      *json.Encoder
+	dec      *json.Decoder
+	next     int            // ordinal of the next spec to reach the claim hook
+	claimed  map[int]bool   // ordinals this lane runs
+	ordinals map[string]int // specKey -> ordinal, for the specs it runs
+	current  int            // ordinal of the spec now running, -1 if none
 }
 
 func (c *laneClient) ask(r request) (response, error) {
@@ -95,6 +97,7 @@ var _ = BeforeEach(func() {
 	}
 	c.claimed[ord] = true
 	c.current = ord
+	c.ordinals[specKey(CurrentSpecReport())] = ord
 })
 
 // The report hook streams each claimed spec's report to the parent as soon
@@ -111,6 +114,46 @@ var _ = ReportAfterEach(func(r SpecReport) {
 		os.Exit(3)
 	}
 })
+
+// reportPath is where this lane writes its report at the end.
+var reportPath string
+
+// The lane's report at the end gives the run order, the filtered specs and
+// the suite nodes. The specs this lane ran were streamed already; here they
+// become not-claimed markers too, so the report stays small (captured
+// output and plugin logs travel once) and every spec is merged one way.
+var _ = ReportAfterSuite("greetspec lane report", func(r Report) {
+	c := active
+	if c == nil {
+		return
+	}
+	slim := r
+	slim.SpecReports = nil
+	for _, sr := range r.SpecReports {
+		if ord, ok := c.ordinals[specKey(sr)]; ok && sr.LeafNodeType == types.NodeTypeIt && c.claimed[ord] {
+			sr = types.SpecReport{
+				ContainerHierarchyTexts:     sr.ContainerHierarchyTexts,
+				ContainerHierarchyLocations: sr.ContainerHierarchyLocations,
+				ContainerHierarchyLabels:    sr.ContainerHierarchyLabels,
+				LeafNodeType:                sr.LeafNodeType,
+				LeafNodeLocation:            sr.LeafNodeLocation,
+				LeafNodeText:                sr.LeafNodeText,
+				LeafNodeLabels:              sr.LeafNodeLabels,
+				State:                       types.SpecStateSkipped,
+				Failure:                     types.Failure{Message: NotClaimedPrefix + strconv.Itoa(ord)},
+			}
+		}
+		slim.SpecReports = append(slim.SpecReports, sr)
+	}
+	if err := reporters.GenerateJSONReport(slim, reportPath); err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec lane: writing the report:", err)
+	}
+})
+
+// specKey identifies a spec within one lane's run.
+func specKey(sr types.SpecReport) string {
+	return sr.LeafNodeLocation.String() + "\x00" + sr.FullText()
+}
 
 // laneT satisfies GinkgoTestingT in a lane.
 type laneT struct{}
@@ -139,7 +182,7 @@ func Lane(configPath string, index int) int {
 		return 2
 	}
 	defer conn.Close()
-	active = &laneClient{lane: index, enc: json.NewEncoder(conn), dec: json.NewDecoder(conn), claimed: map[int]bool{}, current: -1}
+	active = &laneClient{lane: index, enc: json.NewEncoder(conn), dec: json.NewDecoder(conn), claimed: map[int]bool{}, ordinals: map[string]int{}, current: -1}
 
 	s := lc.Settings
 	s.PluginLog = nil
@@ -150,7 +193,8 @@ func Lane(configPath string, index int) int {
 
 	suite := lc.Suite
 	suite.ParallelProcess, suite.ParallelTotal, suite.ParallelHost = 1, 1, ""
-	reporter := types.ReporterConfig{NoColor: true, Succinct: true, JSONReport: laneReportPath(lc.Dir, index)}
+	reportPath = laneReportPath(lc.Dir, index)
+	reporter := types.ReporterConfig{NoColor: true, Succinct: true}
 	gomega.RegisterFailHandler(Fail)
 	RunSpecs(laneT{}, lc.Description, suite, reporter)
 	specs.ClosePlugins()

@@ -48,7 +48,7 @@ func classifyWords(text string) contract.ErrorClass {
 
 // pyFrame matches the frame line of a Python traceback; the indented line
 // after it quotes the program's source.
-var pyFrame = regexp.MustCompile(`^\s+File ".*", line \d+`)
+var pyFrame = regexp.MustCompile(`(?i)^\s+File ".*", line \d+`)
 
 // dropSourceLines removes from text the lines that quote source code: the
 // source lines after each Python traceback frame (`  File "x.py", line 3,
@@ -67,7 +67,7 @@ func dropSourceLines(text string) string {
 		if inFrame {
 			continue
 		}
-		if strings.HasPrefix(l, "\t") && strings.Contains(l, ".go:") {
+		if strings.HasPrefix(l, "\t") && strings.Contains(strings.ToLower(l), ".go:") {
 			continue
 		}
 		out = append(out, l)

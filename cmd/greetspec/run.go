@@ -28,6 +28,8 @@ import (
 type runOptions struct {
 	server, client string
 
+	attachServer, attachClient string
+
 	serverCmd, clientCmd, serverLogPattern, clientReplyPattern, execDir string
 	readyTimeout                                                        time.Duration
 
@@ -90,6 +92,8 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "server plugin under test (builtin:NAME or a command line)")
 	f.StringVar(&o.client, "client", "", "client plugin under test (builtin:NAME or a command line)")
+	f.StringVar(&o.attachServer, "attach-server", "", "test a server plugin started by hand with "+contract.AttachEnv+"=1 (in an IDE or under a debugger): the JSON details it printed, or @FILE")
+	f.StringVar(&o.attachClient, "attach-client", "", "test a client plugin started by hand with "+contract.AttachEnv+"=1: the JSON details it printed, or @FILE")
 	f.StringVar(&o.serverCmd, "server-cmd", "", "test an existing server program: command template with {host}, {port}, {addr}, {idle_timeout_ms}")
 	f.StringVar(&o.serverLogPattern, "server-log-pattern", "", "regexp with groups addr and name matching the wrapped server's log line (default: the tutorial's 'connected with:' line)")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Second, "how long a wrapped server program may take to open its port")
@@ -301,11 +305,17 @@ func (o *runOptions) resolveRoles() error {
 		}
 		return n
 	}
-	if count(o.server, o.serverCmd, o.target) > 1 {
-		return usageErr("give at most one of --server, --server-cmd and --target")
+	if count(o.server, o.serverCmd, o.target, o.attachServer) > 1 {
+		return usageErr("give at most one of --server, --server-cmd, --attach-server and --target")
 	}
-	if count(o.client, o.clientCmd) > 1 {
-		return usageErr("give at most one of --client and --client-cmd")
+	if count(o.client, o.clientCmd, o.attachClient) > 1 {
+		return usageErr("give at most one of --client, --client-cmd and --attach-client")
+	}
+	if o.attachServer != "" {
+		o.server = host.AttachPrefix + o.attachServer
+	}
+	if o.attachClient != "" {
+		o.client = host.AttachPrefix + o.attachClient
 	}
 	if count(o.server, o.serverCmd, o.target, o.client, o.clientCmd) == 0 {
 		o.server, o.client = "builtin:reference", "builtin:reference"

@@ -43,6 +43,7 @@ type runOptions struct {
 	jsonReport, junitReport       string
 	htmlReport                    string
 	expectFailures, writeExpected string
+	flake                         flakeOptions
 	seed                          int64
 	pluginLog                     bool
 }
@@ -119,6 +120,7 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	o.flake.register(cmd)
 	return cmd
 }
 
@@ -135,6 +137,31 @@ func (t *fakeT) Fail() { t.failed = true }
 
 func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	out := cmd.OutOrStdout()
+	if o.flake.rerunFailed != "" {
+		filter, err := failedFilter(o.flake.rerunFailed)
+		if err != nil {
+			return usageErr("--rerun-failed: %v", err)
+		}
+		if o.labelFilter != "" {
+			filter = "(" + o.labelFilter + ") && (" + filter + ")"
+		}
+		o.labelFilter = filter
+		fmt.Fprintf(out, "greetspec: running again the requirements that failed in %s: %s\n", o.flake.rerunFailed, filter)
+	}
+	if o.flake.repeat < 1 || o.flake.repeat > 100000 {
+		return usageErr("--repeat %d: want 1..100000", o.flake.repeat)
+	}
+	if o.flake.repeat > 1 || o.flake.untilFails {
+		n := o.flake.repeat
+		if o.flake.untilFails && !cmd.Flags().Changed("repeat") {
+			n = 100
+		}
+		args := os.Args[2:] // after "greetspec run"
+		if o.flake.rerunFailed != "" {
+			args = append(withoutFlag(args, "rerun-failed"), "--label-filter", o.labelFilter)
+		}
+		return runRepeated(out, args, n, o.flake.untilFails)
+	}
 	if err := o.resolveRoles(); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -47,11 +48,12 @@ func exchangeName(name string) []byte {
 	GinkgoHelper()
 	probe := NewProbeServer()
 	pending := StartGreet(probe.Addr(), name, Settings.WaitTimeout)
-	conn := probe.Accept()
+	conn := probe.Accept(pending)
 	got := receiveName(conn, 0)
 	_ = conn.Send([]byte(contract.Greeting), Settings.WaitTimeout)
 	_ = conn.Close()
-	pending.Wait(Settings.WaitTimeout)
+	// Only the name is judged here; the wait lets the client finish.
+	pending.Wait(pending.Timeout + Settings.WaitTimeout)
 	return got
 }
 
@@ -59,12 +61,12 @@ func exchangeName(name string) []byte {
 // plays the server scripted by r: it reads the name as a conforming server
 // would (end of stream, 1024 bytes, or T), writes r's pieces with r's gap,
 // pauses r's gap again and closes as r says ("none": it holds the connection
-// until the client returns). It returns the client's response.
-func playReply(r fixtures.Reply, timeout time.Duration) *contract.GreetResponse {
+// until the client returns). It returns the finished Greet.
+func playReply(r fixtures.Reply, timeout time.Duration) *PendingGreet {
 	GinkgoHelper()
 	probe := NewProbeServer()
 	pending := StartGreet(probe.Addr(), plainName(), timeout)
-	conn := probe.Accept()
+	conn := probe.Accept(pending)
 	receiveName(conn, contract.MaxNameBytes)
 	// A failed write (a client that left early) is in the transcript; the
 	// client's response is what the spec judges.
@@ -83,7 +85,8 @@ func playReply(r fixtures.Reply, timeout time.Duration) *contract.GreetResponse 
 	within := timeout + Settings.WaitTimeout/2
 	Eventually(pending.done).WithTimeout(within).Should(BeClosed(),
 		"the client was given a timeout of %v and must have returned %v later", timeout, within)
-	return pending.Wait(0)
+	pending.Wait(0)
+	return pending
 }
 
 // pause is the scripted server's pause before its close action, the same
@@ -97,16 +100,80 @@ func pause(d time.Duration) {
 	<-timer.C
 }
 
-// expectReply checks a response against a scripted reply's expectations.
-func expectReply(resp *contract.GreetResponse, r fixtures.Reply) {
+// expectReply checks a finished Greet against a scripted reply's
+// expectations. A native client is judged on the raw bytes it returns and
+// on how it shows them. A client-text program can only print text: its
+// printed reply, decoded, must be the decoding of the expected bytes (for a
+// reply over 1024 bytes, of its first 1024), which also judges CLI-UTF8-1
+// on the text it shows. Bytes received before a failure are judged only if
+// the program printed some: one that printed none still has its error class
+// judged, and the spec records that the bytes were not observable.
+func expectReply(g *PendingGreet, r fixtures.Reply) {
 	GinkgoHelper()
-	wantClass := "ERROR_CLASS_" + r.ExpectClass
-	Expect(resp.GetErrorClass().String()).To(Equal(wantClass),
-		"%s: the client must report %s (it said %q)", r.Why, wantClass, resp.GetError())
+	resp := g.resp
+	expectClass(g, "ERROR_CLASS_"+r.ExpectClass, r.Why)
+	if g.Channel.Text {
+		printed := resp.GetReply()
+		if r.ExpectClass != "NONE" && len(r.ExpectReply) > 0 && len(printed) == 0 {
+			AddReportEntry(PartialEntry, "bytes received before the failure are not observable: the program printed none")
+			return
+		}
+		want := contract.DecodeUTF8(r.ExpectReply)
+		Expect(contract.DecodeUTF8(printed)).To(Equal(want),
+			"%s: the client program must print the %d reply bytes %q decoded with one U+FFFD per maximal subpart, %q; it printed %q "+
+				"(a wrapped program's standard output is its reply: errors go to standard error)",
+			r.Why, len(r.ExpectReply), r.ExpectReply, want, printed)
+		return
+	}
 	Expect(string(resp.GetReply())).To(Equal(string(r.ExpectReply)),
 		"%s: the client must return exactly the %d reply bytes %q", r.Why, len(r.ExpectReply), r.ExpectReply)
 	Expect(resp.GetShown()).To(Equal(r.ExpectShown),
 		"%s: the client must show the reply decoded with one U+FFFD per maximal subpart", r.Why)
+}
+
+// expectGreeting checks that a finished Greet succeeded with the greeting.
+func expectGreeting(g *PendingGreet) {
+	GinkgoHelper()
+	expectReply(g, fixtures.Reply{
+		ExpectReply: []byte(contract.Greeting), ExpectShown: contract.Greeting, ExpectClass: "NONE",
+		Why: "the server sent the greeting and closed",
+	})
+}
+
+// classWords gives, per error class, the words by which a client-text
+// program's failure is recognised as that class (the first is suggested in
+// failure messages).
+var classWords = map[string]string{
+	"ERROR_CLASS_NAME_TOO_LONG": `"too long" (or "too large", "exceeds", "longer than", "more than 1024")`,
+	"ERROR_CLASS_REFUSED":       `"refused"`,
+	"ERROR_CLASS_RESET":         `"reset"`,
+	"ERROR_CLASS_TIMEOUT":       `"timed out" (or "timeout")`,
+	"ERROR_CLASS_CLOSED_EARLY":  `"closed without a reply" (or "closed", "no reply", "eof", "empty reply")`,
+}
+
+// expectClass checks the error class a finished Greet reported. A
+// client-text program has no error class of its own: the class is inferred
+// from its exit status and words, so a mismatch says which words, or which
+// --client-outcome mapping of its exit status, make its failure
+// recognisable.
+func expectClass(g *PendingGreet, want, why string) {
+	GinkgoHelper()
+	resp := g.resp
+	got := resp.GetErrorClass().String()
+	if got == want {
+		return
+	}
+	hint := ""
+	if g.Channel.Text {
+		if words, ok := classWords[want]; ok {
+			hint = fmt.Sprintf(". A wrapped program's failure is classified from its exit status and words: to be recognised as %s "+
+				"it must exit non-zero and say %s on standard error, or its exit status must be mapped with --client-outcome %s=STATUS",
+				want, words, want[len("ERROR_CLASS_"):])
+		} else if want == "ERROR_CLASS_NONE" {
+			hint = ". A wrapped program succeeds by exiting with status 0 after printing the reply on standard output"
+		}
+	}
+	Fail(fmt.Sprintf("%s: the client must report %s, not %s (it said %q)%s", why, want, got, resp.GetError(), hint))
 }
 
 // replyRequirement assigns each case of replies.json to the requirement its

@@ -29,6 +29,7 @@ type runOptions struct {
 
 	serverCmd, clientCmd, serverLogPattern, clientReplyPattern, execDir string
 	readyTimeout                                                        time.Duration
+	clientOutcomes                                                      []string
 
 	target      string
 	allowRemote bool
@@ -90,8 +91,9 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.StringVar(&o.serverCmd, "server-cmd", "", "test an existing server program: command template with {host}, {port}, {addr}, {idle_timeout_ms}")
 	f.StringVar(&o.serverLogPattern, "server-log-pattern", "", "regexp with groups addr and name matching the wrapped server's log line (default: the tutorial's 'connected with:' line)")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Second, "how long a wrapped server program may take to open its port")
-	f.StringVar(&o.clientCmd, "client-cmd", "", "test an existing client program: command template with {host}, {port}, {addr}, {name} (without {name} the name goes to its standard input)")
-	f.StringVar(&o.clientReplyPattern, "client-reply-pattern", "", "regexp (group reply) finding the reply in the wrapped client's output (default: its last non-empty line, prompt removed)")
+	f.StringVar(&o.clientCmd, "client-cmd", "", "test an existing client program: command template with {host}, {port}, {addr}, {name}, {name_file}, {timeout_ms} (without {name} and {name_file} the name goes to its standard input; see plugins/exec/CONTRACT.md)")
+	f.StringVar(&o.clientReplyPattern, "client-reply-pattern", "", "regexp (group reply) finding the reply in the wrapped client's output (default: all of its standard output, leading prompt and one trailing line ending removed)")
+	f.StringArrayVar(&o.clientOutcomes, "client-outcome", nil, "CLASS=EXITCODE: the wrapped client's exit status EXITCODE means failure CLASS (name-too-long, refused, reset, closed-early, timeout, other); repeatable")
 	f.StringVar(&o.execDir, "cmd-dir", "", "working directory of wrapped programs (default: the current directory)")
 	f.StringVar(&o.target, "target", "", "test a server that is already running at host:port (greetspec starts nothing; server-side observations are reported as not observable)")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --target that is not a loopback address")
@@ -230,6 +232,9 @@ func (o *runOptions) resolveRoles() error {
 		}
 		return n
 	}
+	if len(o.clientOutcomes) > 0 && o.clientCmd == "" {
+		return usageErr("--client-outcome needs --client-cmd")
+	}
 	if count(o.server, o.serverCmd, o.target) > 1 {
 		return usageErr("give at most one of --server, --server-cmd and --target")
 	}
@@ -251,6 +256,7 @@ func (o *runOptions) resolveRoles() error {
 		execadapter.EnvReadyTimeout:       o.readyTimeout.String(),
 		execadapter.EnvClientCmd:          o.clientCmd,
 		execadapter.EnvClientReplyPattern: o.clientReplyPattern,
+		execadapter.EnvClientOutcomes:     strings.Join(o.clientOutcomes, ","),
 		execadapter.EnvDir:                o.execDir,
 	}
 	for k, v := range env {
@@ -265,7 +271,7 @@ func (o *runOptions) resolveRoles() error {
 		o.server = "builtin:exec"
 	}
 	if o.clientCmd != "" {
-		if _, err := execadapter.NewClient(execadapter.ClientConfig{Command: o.clientCmd, ReplyPattern: o.clientReplyPattern, Dir: o.execDir}); err != nil {
+		if _, err := execadapter.NewClient(execadapter.ClientConfig{Command: o.clientCmd, ReplyPattern: o.clientReplyPattern, Outcomes: o.clientOutcomes, Dir: o.execDir}); err != nil {
 			return usageErr("--client-cmd: %v", err)
 		}
 		o.client = "builtin:exec"
@@ -406,6 +412,9 @@ func writeRepro(w io.Writer, vs []specs.Verdict, o *runOptions) {
 			parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
 			if o.clientReplyPattern != "" {
 				parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
+			}
+			for _, oc := range o.clientOutcomes {
+				parts = append(parts, "--client-outcome "+shellQuote(oc))
 			}
 		case v.Requirement.Role == "client" && o.client != "":
 			parts = append(parts, "--client "+shellQuote(o.client))

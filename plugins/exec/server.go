@@ -65,6 +65,9 @@ func newServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec server: %w", err)
 	}
+	if !tmpl.uses["port"] && !tmpl.uses["addr"] {
+		return nil, fmt.Errorf("exec server: command template %q has neither {port} nor {addr}: the program must be told where to listen (for example `python3 server.py {host} {port}`)", cfg.Command)
+	}
 	if cfg.LogPattern == "" {
 		cfg.LogPattern = DefaultLogPattern
 	}
@@ -185,7 +188,7 @@ func (r *serverRun) start(argv []string, dir string) error {
 	cmd.Dir = dir
 	// Python block-buffers a piped stdout, which would hold log lines back
 	// until the program exits.
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	cmd.Env = programEnv()
 	cmd.SysProcAttr = sysProcAttr()
 	var writers []*os.File
 	for range 2 {

@@ -194,7 +194,7 @@ func TestServerStartFailures(t *testing.T) {
 			want: []string{"exited before its port", "exit status 3", "boom: cannot start", "server starting"}},
 		{name: "never listens", command: server + "--no-listen", ready: 700 * time.Millisecond, within: 5 * time.Second,
 			want: []string{"did not accept connections", "700ms", "server starting"}},
-		{name: "shell exits", command: `/bin/sh -c 'echo half-way >&2; exit 7'`, ready: 30 * time.Second, within: 5 * time.Second,
+		{name: "shell exits", command: `/bin/sh -c 'echo half-way >&2; exit 7' sh {port}`, ready: 30 * time.Second, within: 5 * time.Second,
 			want: []string{"exit status 7", "half-way"}},
 		{name: "missing program", command: "/nonexistent/greeter {port}", ready: time.Second, within: time.Second,
 			want: []string{"starting", "/nonexistent/greeter"}},

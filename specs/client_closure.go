@@ -1,7 +1,6 @@
 package specs
 
 import (
-	"github.com/greetspec/greetspec/core/wire"
 	"github.com/greetspec/greetspec/fixtures"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -15,8 +14,10 @@ var _ = DescribeRequirement("CLI-CLOSE-1", func() {
 		replyEntries("CLI-CLOSE-1"))
 
 	It("reports a refused connection as ERROR_CLASS_REFUSED", func() {
-		// A port that was just listened on and closed refuses connections.
-		ln, err := wire.Listen("127.0.0.1:0")
+		// A port that was just listened on and closed refuses connections
+		// (on an address of its own, so that no other program on the
+		// machine is likely to take the port meanwhile).
+		ln, err := listenLoopback()
 		Expect(err).NotTo(HaveOccurred())
 		addr := ln.Addr()
 		Expect(ln.Close()).To(Succeed())

@@ -29,6 +29,9 @@ func clientRequirements() []string {
 // per test binary run.
 func greetspec(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs greetspec against a client program: not in -short mode")
+	}
 	if built != "" {
 		return built
 	}

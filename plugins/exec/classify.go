@@ -17,7 +17,8 @@ import (
 // ConnectionResetError, socket.timeout, TimeoutError), Go's net errors
 // ("connection refused", "connection reset by peer", "i/o timeout") and C's
 // perror/strerror texts ("Connection refused", "Connection reset by peer",
-// "Connection timed out").
+// "Connection timed out", and "Resource temporarily unavailable", which is
+// what recv(2) reports when SO_RCVTIMEO expires).
 var outcomeWords = []struct {
 	class contract.ErrorClass
 	words []string
@@ -25,7 +26,7 @@ var outcomeWords = []struct {
 	{contract.ErrorClass_ERROR_CLASS_NAME_TOO_LONG, []string{"too long", "too large", "exceeds", "longer than", "more than 1024"}},
 	{contract.ErrorClass_ERROR_CLASS_REFUSED, []string{"refused"}},
 	{contract.ErrorClass_ERROR_CLASS_RESET, []string{"reset"}},
-	{contract.ErrorClass_ERROR_CLASS_TIMEOUT, []string{"timed out", "timeout"}},
+	{contract.ErrorClass_ERROR_CLASS_TIMEOUT, []string{"timed out", "timeout", "temporarily unavailable"}},
 	{contract.ErrorClass_ERROR_CLASS_CLOSED_EARLY, []string{"closed", "no reply", "without a reply", "eof", "empty reply"}},
 }
 
@@ -48,7 +49,7 @@ func classifyWords(text string) contract.ErrorClass {
 
 // pyFrame matches the frame line of a Python traceback; the indented line
 // after it quotes the program's source.
-var pyFrame = regexp.MustCompile(`^\s+File ".*", line \d+`)
+var pyFrame = regexp.MustCompile(`(?i)^\s+File ".*", line \d+`)
 
 // dropSourceLines removes from text the lines that quote source code: the
 // source lines after each Python traceback frame (`  File "x.py", line 3,
@@ -67,7 +68,7 @@ func dropSourceLines(text string) string {
 		if inFrame {
 			continue
 		}
-		if strings.HasPrefix(l, "\t") && strings.Contains(l, ".go:") {
+		if strings.HasPrefix(l, "\t") && strings.Contains(strings.ToLower(l), ".go:") {
 			continue
 		}
 		out = append(out, l)

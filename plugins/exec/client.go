@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -142,7 +143,11 @@ func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contra
 	cmd.Dir = c.cfg.Dir
 	cmd.Env = programEnv()
 	cmd.SysProcAttr = sysProcAttr()
-	cmd.Cancel = func() error { return signalGroup(cmd.Process, syscall.SIGKILL) }
+	var killed atomic.Bool // by the adapter, at timeout + grace
+	cmd.Cancel = func() error {
+		killed.Store(true)
+		return signalGroup(cmd.Process, syscall.SIGKILL)
+	}
 	// Bounds the wait for output still held open by a left-over child after
 	// the program exited or was killed.
 	cmd.WaitDelay = outputGrace
@@ -173,7 +178,7 @@ func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contra
 		resp.Error = fmt.Sprintf(format, args...) + all.String()
 		return resp, nil
 	}
-	if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+	if killed.Load() {
 		if c.tmpl.uses["timeout_ms"] {
 			return fail(contract.ErrorClass_ERROR_CLASS_TIMEOUT,
 				"client program %q overran its timeout of %v by more than %v and was killed", argv, timeout, ClientKillGrace)

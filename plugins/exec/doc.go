@@ -27,9 +27,12 @@
 // with a parent-death signal, so it dies with the adapter), waits until its
 // port accepts a TCP connection, and turns every line of its output that
 // matches the log pattern into a ConnectionEvent with the remote address
-// (normalised to host:port), the name and the whole log line. What the
+// (normalised to host:port), the name and the whole log line. Its stdout
+// and stderr are read through pseudo-terminals in raw mode, so programs
+// that line-buffer a terminal show each line as it is written. What the
 // adapter cannot see (the reply, what ended the name) stays empty. Stop
-// ends the whole group.
+// ends the whole group, and fails with the program's exit status and last
+// stderr line if the program had exited on its own.
 //
 // # Client
 //

@@ -271,8 +271,10 @@ func TestServerProgramExitsWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, readPID(t, pidFile))
-	if err := s.Stop(ctx); err != nil {
-		t.Errorf("Stop after the program exited: %v", err)
+	err = s.Stop(ctx)
+	if err == nil || !strings.Contains(err.Error(), "the server program") || !strings.Contains(err.Error(), "exited with status 0") ||
+		!strings.Contains(err.Error(), "connected with:") {
+		t.Errorf("Stop after the program exited: error %v, want one saying it exited with status 0, with its output", err)
 	}
 	if _, err := s.Start(ctx, &contract.StartRequest{}, func(*contract.ConnectionEvent) {}); err != nil {
 		t.Fatalf("Start after the program exited: %v", err)

@@ -198,3 +198,17 @@ func TestTimeoutNotPassedIsNotObservable(t *testing.T) {
 		t.Errorf("the report does not say how to make the timeout observable:\n%s", out)
 	}
 }
+
+// TestNULNameThroughArgumentIsNotObservable runs a program that takes the
+// name as an argument ({name}): a name holding a NUL byte cannot reach it,
+// which must be reported as not observable, never as a failure.
+func TestNULNameThroughArgumentIsNotObservable(t *testing.T) {
+	py := python3(t)
+	_, out, verdicts, raw := run(t, py+" client.py {host} {port} {timeout_ms} --name {name}", "CLI-SEND-1")
+	if got := verdicts["CLI-SEND-1"].Outcome; got == specs.OutcomeFail || got == specs.OutcomeSkipped || got == specs.OutcomePass {
+		t.Errorf("CLI-SEND-1: %s, want it judged as far as observable (a NUL name cannot be an argument)\n%s", got, out)
+	}
+	if !bytes.Contains(raw, []byte(specs.NotObservablePrefix+"the name holds a NUL byte")) {
+		t.Errorf("the report does not say that the NUL name could not reach the program:\n%s", out)
+	}
+}

@@ -1,9 +1,10 @@
 """A greeting client written from specs/PROTOCOL.md, for the client specs'
 text channel (greetspec run --client-cmd).
 
-Usage: client.py HOST PORT [TIMEOUT_MS] [--fault NAME]
+Usage: client.py HOST PORT [TIMEOUT_MS] [--name NAME] [--fault NAME]
 
-The name is standard input, every byte of it up to end of input. A name
+The name is standard input, every byte of it up to end of input, or the
+argument of --name. A name
 longer than 1024 bytes is refused ("name too long" on standard error, exit
 1) before connecting. Otherwise the client connects, sends the name,
 half-closes, reads the reply until the server closes or 1024 bytes have
@@ -43,11 +44,13 @@ def show(reply, strict=False):
 
 def main():
     args = sys.argv[1:]
-    fault = ""
-    if "--fault" in args:
-        i = args.index("--fault")
-        fault = args[i + 1]
-        del args[i:i + 2]
+    opts = {}
+    for opt in ("--fault", "--name"):
+        if opt in args:
+            i = args.index(opt)
+            opts[opt] = args[i + 1]
+            del args[i:i + 2]
+    fault = opts.get("--fault", "")
     host, port = args[0], int(args[1])
     timeout = int(args[2]) / 1000 if len(args) > 2 else None
     if fault == "ignores-timeout":
@@ -59,7 +62,10 @@ def main():
             return None
         return max(deadline - time.monotonic(), 0.001)
 
-    name = sys.stdin.buffer.read()
+    if "--name" in opts:
+        name = opts["--name"].encode("utf-8", "surrogateescape")
+    else:
+        name = sys.stdin.buffer.read()
     if len(name) > MAX and fault != "sends-long":
         if fault == "mute-refusal":
             sys.exit(1)

@@ -257,6 +257,9 @@ func (o *runOptions) resolveRoles() error {
 	if count(o.client, o.clientCmd) > 1 {
 		return usageErr("give at most one of --client and --client-cmd")
 	}
+	if err := o.checkTargetLog(); err != nil {
+		return err
+	}
 	if count(o.server, o.serverCmd, o.target, o.client, o.clientCmd) == 0 {
 		o.server, o.client = "builtin:reference", "builtin:reference"
 		return nil
@@ -265,9 +268,6 @@ func (o *runOptions) resolveRoles() error {
 		if err := checkTarget(o.target, o.allowRemote); err != nil {
 			return err
 		}
-	}
-	if err := o.checkTargetLog(); err != nil {
-		return err
 	}
 	env := map[string]string{
 		execadapter.EnvServerCmd:          o.serverCmd,

@@ -75,12 +75,14 @@ func (s *ServerUnderTest) ExpectReportedOnce(conn *wire.Conn) {
 
 // AtOnce returns the window within which an outcome counts as "at once",
 // that is not after waiting for T, with the reason to print. A server
-// started with the long T atOnceIdle gets WaitTimeout, far below T. In
+// started with the long T atOnceIdle gets WaitTimeout (at most three
+// quarters of T), far below T. In
 // address mode the server keeps its own T (--idle-timeout), so the window
 // is three quarters of it: an outcome after T could come from T itself.
 func (s *ServerUnderTest) AtOnce() (time.Duration, string) {
 	if s.Idle >= atOnceIdle {
-		return Settings.WaitTimeout, fmt.Sprintf("within %v, far below T (%v)", Settings.WaitTimeout, s.Idle)
+		w := min(Settings.WaitTimeout, s.Idle*3/4)
+		return w, fmt.Sprintf("within %v, far below T (%v)", w, s.Idle)
 	}
 	w := s.Idle * 3 / 4
 	return w, fmt.Sprintf("within %v, three quarters of the server's T (%v; in address mode --idle-timeout, raise it to widen this window)", w, s.Idle)
@@ -136,16 +138,89 @@ type followedLog struct {
 
 var targetLog = &followedLog{}
 
-// get starts following on first use.
+// get starts following on first use, and checks once that the log shows
+// a line for a connection of the suite's own (PrepareTargetLog).
 func (l *followedLog) get() (*logline.Follower, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fl != nil || l.err != nil {
 		return l.fl, l.err
 	}
-	l.fl, l.err = StartTargetLog(Settings.TargetLog, Settings.TargetLogCmd, Settings.TargetLogPattern)
-	return l.fl, l.err
+	fl, err := StartTargetLog(Settings.TargetLog, Settings.TargetLogCmd, Settings.TargetLogPattern)
+	if err == nil {
+		if err = probeTargetLog(fl); err != nil {
+			fl.Close()
+			fl = nil
+		}
+	}
+	l.fl, l.err = fl, err
+	return fl, err
 }
+
+// PrepareTargetLog starts following the running server's log of address
+// mode (Settings.TargetLog or TargetLogCmd) and checks that it works: a
+// probe connection sends a name of its own, and its line must appear in
+// the log. This also proves that a log command is under way, so that no
+// spec's line is written before it is read. The log is then followed until
+// ClosePlugins; an error means it cannot be observed, and nothing is left
+// running.
+func PrepareTargetLog() error {
+	_, err := targetLog.get()
+	return err
+}
+
+// probeTargetLog greets the target with a marker name, again every
+// probeInterval (a log command may take a moment to start reading), until
+// the line of one of these connections appears in the log or
+// WaitTimeout plus T has passed.
+func probeTargetLog(fl *logline.Follower) error {
+	wait := Settings.WaitTimeout + Settings.IdleTimeout
+	name := fmt.Sprintf("greetspec-log-probe-%d", time.Now().UnixNano())
+	seen := make(chan struct{}, 1)
+	cancel := fl.Subscribe(func(ev *contract.ConnectionEvent) {
+		if ev.GetName() == name {
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer cancel()
+	deadline := time.Now().Add(wait)
+	var locals []string
+	for {
+		conn, err := wire.Dial(Settings.Target, Settings.WaitTimeout)
+		if err != nil {
+			return fmt.Errorf("connecting to %s to check its log: %w", Settings.Target, err)
+		}
+		locals = append(locals, conn.LocalAddr())
+		if err := conn.Send([]byte(name), Settings.WaitTimeout); err == nil {
+			_ = conn.CloseWrite()
+			conn.ReadUntilEnd(0, time.Until(deadline))
+		}
+		_ = conn.Close()
+		select {
+		case <-seen:
+			return nil
+		case <-time.After(min(probeInterval, max(0, time.Until(deadline)))):
+		}
+		if fl.Err() != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	what := "--target-log " + Settings.TargetLog
+	if Settings.TargetLogCmd != "" {
+		what = "--target-log-cmd " + Settings.TargetLogCmd
+	}
+	if err := fl.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: no log line for greetspec's probe connections (from %s, name %q) appeared within %v; check that this is the server's log and that --server-log-pattern matches its lines",
+		what, strings.Join(locals, ", "), name, wait)
+}
+
+// probeInterval is the pause between probe connections of probeTargetLog.
+const probeInterval = 250 * time.Millisecond
 
 func (l *followedLog) close() {
 	l.mu.Lock()

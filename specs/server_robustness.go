@@ -97,6 +97,11 @@ var _ = DescribeRequirement("SRV-CONC-2", func() {
 		}).WithTimeout(settle).WithPolling(20*time.Millisecond).Should(BeEmpty(),
 			"the server must report each of %d simultaneous connections exactly once (watched for %v, the settle time T, after all were reported)",
 			simultaneousClients, settle)
+		if !server.external {
+			// A server started for this spec has no other clients.
+			Expect(server.Events()).To(HaveLen(simultaneousClients),
+				"the server must report each of %d simultaneous connections exactly once, and no other", simultaneousClients)
+		}
 	})
 })
 

@@ -346,3 +346,21 @@ func TestDuplicateEventsFail(t *testing.T) {
 		}
 	}
 }
+
+// A followed log that never shows the server's lines (the wrong file, or a
+// pattern that does not match) is a setup error, found by a probe
+// connection before any spec runs.
+func TestAddressModeWrongLog(t *testing.T) {
+	dir := t.TempDir()
+	logfile, other := filepath.Join(dir, "server.log"), filepath.Join(dir, "other.log")
+	for _, f := range []string{logfile, other} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := startPyServer(t, logfile)
+	r := runCLI(t, 2*time.Minute, "run", "--target", addr, "--target-log", other, "--idle-timeout", "1s", "--wait-timeout", "2s")
+	if r.code != 2 || !strings.Contains(r.stdout+r.stderr, "no log line for greetspec's probe connection") || strings.Contains(r.stdout, "Running Suite") {
+		t.Fatalf("exit status %d, want 2 before any spec, naming the probe\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}

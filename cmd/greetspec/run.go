@@ -175,13 +175,6 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		if err := preflightTarget(o.target, s.WaitTimeout); err != nil {
 			return &exitError{code: 2, err: err}
 		}
-		if o.targetLog != "" || o.targetLogCmd != "" {
-			fl, err := specs.StartTargetLog(o.targetLog, o.targetLogCmd, o.serverLogPattern)
-			if err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("following the server's log: %w", err)}
-			}
-			fl.Close()
-		}
 	}
 
 	if err := parseGinkgoArgs(ginkgoArgs); err != nil {
@@ -215,6 +208,12 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		server = "running at " + o.target + " (address mode)"
 	}
 	fmt.Fprintf(out, "greetspec: server %s, client %s, T=%v\n", server, orNone(o.client), o.idleTimeout)
+	if o.targetLog != "" || o.targetLogCmd != "" {
+		// Followed from here until ClosePlugins below.
+		if err := specs.PrepareTargetLog(); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("following the server's log: %w", err)}
+		}
+	}
 	gomega.RegisterFailHandler(Fail)
 	t := &fakeT{}
 	passed := RunSpecs(t, "greetspec conformance", suiteConfig, reporterConfig)

@@ -15,32 +15,44 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// ServerUnderTest is a server plugin started for one spec. It collects the
-// server's ConnectionEvents and is stopped when the spec ends.
+// ServerUnderTest is the server under test for one spec: a server plugin
+// started for the spec, or the running server of address mode. It collects
+// what its observation channel reports (see Channel) and is stopped when the
+// spec ends.
 type ServerUnderTest struct {
 	// Addr is the address the server bound.
 	Addr string
-	// Idle is the idle timeout T it was started with.
+	// Idle is the idle timeout T it was started with; in address mode the
+	// T the user gave (--idle-timeout), taken to be the server's own.
 	Idle time.Duration
 
 	plugin   *host.Plugin
-	external bool            // address mode: no plugin, no events
+	external bool            // address mode: no plugin
+	channel  Channel         // what the suite can observe of this server
 	caps     map[string]bool // capabilities the server declared
 	mu       sync.Mutex
 	events   []*contract.ConnectionEvent
-	arrived  chan struct{} // closed and replaced at each event
+	arrived  chan struct{} // closed at the next event (see arrivals)
 }
 
 // StartServer starts the server under test on 127.0.0.1 port 0 with the
 // idle timeout idle (Settings.IdleTimeout if zero) and stops it when the
-// spec ends.
+// spec ends. In address mode nothing is started: the running server keeps
+// its own T, taken to be Settings.IdleTimeout whatever idle asks for, and
+// its followed log, if any, is observed from now until the spec ends.
+// Specs that need a particular T therefore ask AtOnce for their window.
 func StartServer(idle time.Duration) *ServerUnderTest {
 	GinkgoHelper()
 	if Settings.Target != "" {
-		if idle != 0 && idle != Settings.IdleTimeout {
-			Skip(NotObservablePrefix + fmt.Sprintf("needs a server started with T=%v; in address mode the server's own T is used", idle))
+		s := &ServerUnderTest{Addr: Settings.Target, Idle: Settings.IdleTimeout, external: true, channel: ChannelWire}
+		if targetLogged() {
+			fl, err := targetLog.get()
+			Expect(err).NotTo(HaveOccurred(), "following the running server's log")
+			s.channel = ChannelLog
+			cancel := fl.Subscribe(s.record)
+			DeferCleanup(cancel)
 		}
-		return &ServerUnderTest{Addr: Settings.Target, Idle: Settings.IdleTimeout, external: true}
+		return s
 	}
 	if idle == 0 {
 		idle = Settings.IdleTimeout
@@ -57,12 +69,15 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	_, port, err := net.SplitHostPort(resp.GetAddress())
 	Expect(err).NotTo(HaveOccurred(), "the server's bound address %q", resp.GetAddress())
 	Expect(port).NotTo(Equal("0"), "the server must report the port it actually bound")
-	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}, arrived: make(chan struct{})}
+	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}, channel: ChannelFull}
 	// Describe is optional; a server without it declares no capabilities.
 	if d, err := rpc.Describe(ctx, &contract.DescribeRequest{}); err == nil {
 		for _, c := range d.GetCapabilities() {
 			s.caps[c] = true
 		}
+	}
+	if s.caps[contract.CapabilityEventsFromLog] {
+		s.channel = ChannelLog
 	}
 
 	streamCtx, stopStream := context.WithCancel(context.Background())
@@ -76,11 +91,7 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 			if err != nil {
 				return
 			}
-			s.mu.Lock()
-			s.events = append(s.events, ev)
-			close(s.arrived)
-			s.arrived = make(chan struct{})
-			s.mu.Unlock()
+			s.record(ev)
 		}
 	}()
 
@@ -98,7 +109,28 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	return s
 }
 
-// Events returns the events reported so far. In address mode there are
+// record keeps one observed event.
+func (s *ServerUnderTest) record(ev *contract.ConnectionEvent) {
+	s.mu.Lock()
+	s.events = append(s.events, ev)
+	if s.arrived != nil {
+		close(s.arrived)
+		s.arrived = nil
+	}
+	s.mu.Unlock()
+}
+
+// arrivals returns a channel closed at the next recorded event.
+func (s *ServerUnderTest) arrivals() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.arrived == nil {
+		s.arrived = make(chan struct{})
+	}
+	return s.arrived
+}
+
+// Events returns the events reported so far. On the wire channel there are
 // none, and the spec is skipped as not observable.
 func (s *ServerUnderTest) Events() []*contract.ConnectionEvent {
 	s.requireEvents()
@@ -107,16 +139,23 @@ func (s *ServerUnderTest) Events() []*contract.ConnectionEvent {
 	return append([]*contract.ConnectionEvent(nil), s.events...)
 }
 
-// ObservesReplies reports whether the server's events say what it wrote.
-// A server whose events come from its log (the exec adapter) cannot.
-func (s *ServerUnderTest) ObservesReplies() bool {
-	return !s.external && !s.caps[contract.CapabilityEventsFromLog]
-}
+// ObservesReplies reports whether the server's events say what it wrote:
+// only a plugin's own events do.
+func (s *ServerUnderTest) ObservesReplies() bool { return s.channel == ChannelFull }
 
-// requireEvents skips the spec as not observable in address mode.
+// ObservesRaw reports whether the server's events carry the raw bytes of
+// the name: only a plugin's own events do; a log line carries the name as
+// decoded (and escaped) by the server.
+func (s *ServerUnderTest) ObservesRaw() bool { return s.channel == ChannelFull }
+
+// Channel says what the suite observes of this server.
+func (s *ServerUnderTest) Channel() Channel { return s.channel }
+
+// requireEvents skips the spec as not observable when the channel carries
+// no events.
 func (s *ServerUnderTest) requireEvents() {
-	if s.external {
-		Skip(NotObservablePrefix + "server events are not observable in address mode")
+	if s.channel == ChannelWire {
+		Skip(NotObservablePrefix + "the server's log and events are not observable in address mode without --target-log or --target-log-cmd")
 	}
 }
 
@@ -131,36 +170,54 @@ func (s *ServerUnderTest) EventsFrom(local string) []*contract.ConnectionEvent {
 	return out
 }
 
-// EventFor waits (up to wait, or WaitTimeout plus T if zero) for the event
-// of the connection whose local end is conn, and returns it.
+// EventFor waits (up to wait, or WaitTimeout plus T if zero) for the first
+// event of the connection whose local end is conn, and returns it. Whether
+// the connection is reported exactly once is judged by ExpectReportedOnce,
+// in the specs of the requirements that say so (SRV-LOG-1, SRV-CONC-2).
 func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contract.ConnectionEvent {
 	GinkgoHelper()
 	s.requireEvents()
 	if wait == 0 {
 		wait = Settings.WaitTimeout + s.Idle
 	}
-	// Event-driven: woken by each event the stream delivers, so the wait
-	// ends the moment the event arrives (no polling delay).
+	what := "event"
+	if s.channel == ChannelLog {
+		what = "log line"
+	}
+	// Event-driven: each recorded event wakes the wait, so it ends the
+	// moment the event arrives; a slow tick only rechecks a followed log.
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	var evs []*contract.ConnectionEvent
-wait:
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for {
-		s.mu.Lock()
-		arrived := s.arrived
-		s.mu.Unlock()
-		if evs = s.EventsFrom(conn.LocalAddr()); len(evs) > 0 {
-			break
+		arrived := s.arrivals()
+		s.failIfLogLost()
+		if evs := s.EventsFrom(conn.LocalAddr()); len(evs) > 0 {
+			return evs[0]
 		}
 		select {
 		case <-arrived:
+		case <-tick.C:
 		case <-deadline.C:
-			evs = s.EventsFrom(conn.LocalAddr())
-			break wait
+			evs := s.EventsFrom(conn.LocalAddr())
+			Expect(evs).NotTo(BeEmpty(),
+				"the server must report the connection from %s (awaited its %s for %v)", conn.LocalAddr(), what, wait)
+			return evs[0]
 		}
 	}
-	Expect(evs).To(HaveLen(1), "the server must report the connection from %s exactly once (waited up to %v)", conn.LocalAddr(), wait)
-	return evs[0]
+}
+
+// failIfLogLost stops the spec when the followed log of address mode ended:
+// its silence then says nothing about the server, so what it would have
+// shown is not observable.
+func (s *ServerUnderTest) failIfLogLost() {
+	if !s.external || s.channel != ChannelLog {
+		return
+	}
+	if fl, err := targetLog.get(); err == nil && fl.Err() != nil {
+		Skip(NotObservablePrefix + "the running server's log can no longer be followed: " + fl.Err().Error())
+	}
 }
 
 // Dial connects a probe client to the server. The connection is closed when

@@ -89,6 +89,7 @@ func DesignedWaits(c Config) []DesignedWait {
 	ws := []DesignedWait{
 		{"CLI-TIMEOUT-1", timeouts, 4 * t, "the client's timeout, 4T, on a server that never closes"},
 		{"SRV-NAME-3", 2, t, "T of client silence ends the name"},
+		{"SRV-LOG-1, SRV-CONC-2", 2, max(t, 500*time.Millisecond), "settle time, max(T, 500 ms): no second report of a connection"},
 		{"SRV-IDLE-1", 1, t, "T without a byte closes the connection"},
 		{"SRV-CLOSE-1", overLimit, t, "the server drains an over-long name's extra bytes for up to T before it closes"},
 		{"SRV-GREET-2", 1 + splittable, t / 3, "T/3 of checked silence before the name ends (the server's own T is 30 s)"},

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
+	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/specs"
 	"github.com/greetspec/greetspec/specs/runner"
 	. "github.com/onsi/ginkgo/v2"
@@ -32,7 +34,8 @@ func (s *speedOptions) register(f *pflag.FlagSet) {
 
 // launchSuite runs the suite serially in this process (RunSpecs) or in
 // lanes, and leaves the report in verdictReport. Lanes are not used where
-// they would change what is tested: a running --target is one server that
+// they would change what is tested: a running --target, or a plugin
+// attached by hand (--attach-server/--attach-client), is one process that
 // lanes would share; --fail-fast stops at the first failure in run order;
 // Ginkgo flags after "--" may ask for things only a single process does.
 func (o *runOptions) launchSuite(t *fakeT, suite types.SuiteConfig, rep types.ReporterConfig, ginkgoArgs []string) (bool, error) {
@@ -47,9 +50,10 @@ func (o *runOptions) launchSuite(t *fakeT, suite types.SuiteConfig, rep types.Re
 		return false, usageErr("--procs must be at least 1, got %d", o.speed.procs)
 	}
 	serial := o.speed.procs == 1 && shards == 0
-	if o.target != "" || suite.FailFast || len(ginkgoArgs) > 0 {
+	attached := strings.HasPrefix(o.server, host.AttachPrefix) || strings.HasPrefix(o.client, host.AttachPrefix)
+	if o.target != "" || attached || suite.FailFast || len(ginkgoArgs) > 0 {
 		if shards > 0 {
-			return false, usageErr("--shard cannot be combined with --target, --fail-fast or Ginkgo flags after --")
+			return false, usageErr("--shard cannot be combined with --target, --attach-server/--attach-client, --fail-fast or Ginkgo flags after --")
 		}
 		serial = true
 	}

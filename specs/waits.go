@@ -3,7 +3,9 @@ package specs
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +46,8 @@ func quietWait() time.Duration { return Settings.IdleTimeout / 3 }
 
 // DesignedWait is one kind of designed wait of the suite.
 type DesignedWait struct {
-	// Requirement is the requirement whose specs make the wait.
+	// Requirement is the requirement whose specs make the wait (several
+	// are separated by ", ").
 	Requirement string
 	// Specs is how many specs make it.
 	Specs int
@@ -133,7 +136,7 @@ var (
 func priorityHint(id string) SpecPriority {
 	hintsOnce.Do(func() { hints = DesignedWaits(DefaultConfig()) })
 	for _, d := range hints {
-		if d.Requirement == id {
+		if slices.Contains(strings.Split(d.Requirement, ", "), id) {
 			return SpecPriority(d.Each.Milliseconds())
 		}
 	}

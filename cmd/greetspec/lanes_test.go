@@ -64,6 +64,7 @@ func TestLanesMatchSerial(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the suite several times")
 	}
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		args []string
@@ -116,6 +117,7 @@ func withoutRunTime(s string) string {
 // Shards split the selected specs: together they are all of them, and no
 // spec is in two.
 func TestShardsPartitionTheSpecs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	filter := []string{"--label-filter", "SRV-UTF8-1 || SRV-LIMIT-1 || CLI-SEND-1", "--seed", "3"}
 	full := filepath.Join(dir, "full.json")
@@ -158,7 +160,8 @@ func ran(states []string) []string {
 }
 
 // A lane that dies is reported, the run fails, and nothing it started
-// outlives the run (runCLI checks).
+// outlives the run (runCLI checks). Not parallel: it kills the first lane
+// 1 it finds among this test binary's runs.
 func TestLaneDeathIsReported(t *testing.T) {
 	killed := make(chan int, 1)
 	stop := make(chan struct{})

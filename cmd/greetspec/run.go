@@ -30,8 +30,11 @@ import (
 type runOptions struct {
 	server, client string
 
+	attachServer, attachClient string
+
 	serverCmd, clientCmd, serverLogPattern, clientReplyPattern, execDir string
 	readyTimeout                                                        time.Duration
+	clientOutcomes                                                      []string
 
 	target, targetLog, targetLogCmd string
 	allowRemote                     bool
@@ -43,6 +46,7 @@ type runOptions struct {
 	jsonReport, junitReport       string
 	htmlReport                    string
 	expectFailures, writeExpected string
+	flake                         flakeOptions
 	seed                          int64
 	pluginLog                     bool
 }
@@ -95,11 +99,14 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "server plugin under test (builtin:NAME or a command line)")
 	f.StringVar(&o.client, "client", "", "client plugin under test (builtin:NAME or a command line)")
+	f.StringVar(&o.attachServer, "attach-server", "", "test a server plugin started by hand with "+contract.AttachEnv+"=1 (in an IDE or under a debugger): the JSON details it printed, or @FILE")
+	f.StringVar(&o.attachClient, "attach-client", "", "test a client plugin started by hand with "+contract.AttachEnv+"=1: the JSON details it printed, or @FILE")
 	f.StringVar(&o.serverCmd, "server-cmd", "", "test an existing server program: command template with {host}, {port}, {addr}, {idle_timeout_ms}")
 	f.StringVar(&o.serverLogPattern, "server-log-pattern", "", "regexp with groups addr and name matching the wrapped server's log line (default: the tutorial's 'connected with:' line)")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Second, "how long a wrapped server program may take to open its port")
-	f.StringVar(&o.clientCmd, "client-cmd", "", "test an existing client program: command template with {host}, {port}, {addr}, {name} (without {name} the name goes to its standard input)")
-	f.StringVar(&o.clientReplyPattern, "client-reply-pattern", "", "regexp (group reply) finding the reply in the wrapped client's output (default: its last non-empty line, prompt removed)")
+	f.StringVar(&o.clientCmd, "client-cmd", "", "test an existing client program: command template with {host}, {port}, {addr}, {name}, {name_file}, {timeout_ms} (without {name} and {name_file} the name goes to its standard input; see plugins/exec/CONTRACT.md)")
+	f.StringVar(&o.clientReplyPattern, "client-reply-pattern", "", "regexp (group reply) finding the reply in the wrapped client's output (default: all of its standard output, leading prompt and one trailing line ending removed)")
+	f.StringArrayVar(&o.clientOutcomes, "client-outcome", nil, "CLASS=EXITCODE: the wrapped client's exit status EXITCODE means failure CLASS (name-too-long, refused, reset, closed-early, timeout, other); repeatable")
 	f.StringVar(&o.execDir, "cmd-dir", "", "working directory of wrapped programs (default: the current directory)")
 	f.StringVar(&o.target, "target", "", "test a server that is already running at host:port (greetspec starts nothing; its idle timeout T is taken to be --idle-timeout; without a followed log only the wire is observed)")
 	f.StringVar(&o.targetLog, "target-log", "", "with --target: a file the running server logs to, followed from its end like tail -F (lines parsed with --server-log-pattern)")
@@ -122,6 +129,7 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	o.flake.register(cmd)
 	return cmd
 }
 
@@ -138,6 +146,31 @@ func (t *fakeT) Fail() { t.failed = true }
 
 func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	out := cmd.OutOrStdout()
+	if o.flake.rerunFailed != "" {
+		filter, err := failedFilter(o.flake.rerunFailed)
+		if err != nil {
+			return usageErr("--rerun-failed: %v", err)
+		}
+		if o.labelFilter != "" {
+			filter = "(" + o.labelFilter + ") && (" + filter + ")"
+		}
+		o.labelFilter = filter
+		fmt.Fprintf(out, "greetspec: running again the requirements that failed in %s: %s\n", o.flake.rerunFailed, filter)
+	}
+	if o.flake.repeat < 1 || o.flake.repeat > 100000 {
+		return usageErr("--repeat %d: want 1..100000", o.flake.repeat)
+	}
+	if o.flake.repeat > 1 || o.flake.untilFails {
+		n := o.flake.repeat
+		if o.flake.untilFails && !cmd.Flags().Changed("repeat") {
+			n = 100
+		}
+		args := os.Args[2:] // after "greetspec run"
+		if o.flake.rerunFailed != "" {
+			args = append(withoutFlag(args, "rerun-failed"), "--label-filter", o.labelFilter)
+		}
+		return runRepeated(out, args, n, o.flake.untilFails)
+	}
 	if err := o.resolveRoles(); err != nil {
 		return err
 	}
@@ -321,11 +354,20 @@ func (o *runOptions) resolveRoles() error {
 		}
 		return n
 	}
-	if count(o.server, o.serverCmd, o.target) > 1 {
-		return usageErr("give at most one of --server, --server-cmd and --target")
+	if len(o.clientOutcomes) > 0 && o.clientCmd == "" {
+		return usageErr("--client-outcome needs --client-cmd")
 	}
-	if count(o.client, o.clientCmd) > 1 {
-		return usageErr("give at most one of --client and --client-cmd")
+	if count(o.server, o.serverCmd, o.target, o.attachServer) > 1 {
+		return usageErr("give at most one of --server, --server-cmd, --attach-server and --target")
+	}
+	if count(o.client, o.clientCmd, o.attachClient) > 1 {
+		return usageErr("give at most one of --client, --client-cmd and --attach-client")
+	}
+	if o.attachServer != "" {
+		o.server = host.AttachPrefix + o.attachServer
+	}
+	if o.attachClient != "" {
+		o.client = host.AttachPrefix + o.attachClient
 	}
 	if err := o.checkTargetLog(); err != nil {
 		return err
@@ -345,6 +387,7 @@ func (o *runOptions) resolveRoles() error {
 		execadapter.EnvReadyTimeout:       o.readyTimeout.String(),
 		execadapter.EnvClientCmd:          o.clientCmd,
 		execadapter.EnvClientReplyPattern: o.clientReplyPattern,
+		execadapter.EnvClientOutcomes:     strings.Join(o.clientOutcomes, ","),
 		execadapter.EnvDir:                o.execDir,
 	}
 	for k, v := range env {
@@ -359,7 +402,7 @@ func (o *runOptions) resolveRoles() error {
 		o.server = "builtin:exec"
 	}
 	if o.clientCmd != "" {
-		if _, err := execadapter.NewClient(execadapter.ClientConfig{Command: o.clientCmd, ReplyPattern: o.clientReplyPattern, Dir: o.execDir}); err != nil {
+		if _, err := execadapter.NewClient(execadapter.ClientConfig{Command: o.clientCmd, ReplyPattern: o.clientReplyPattern, Outcomes: o.clientOutcomes, Dir: o.execDir}); err != nil {
 			return usageErr("--client-cmd: %v", err)
 		}
 		o.client = "builtin:exec"
@@ -565,6 +608,9 @@ func reproCommand(v specs.Verdict, o *runOptions) string {
 		parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
 		if o.clientReplyPattern != "" {
 			parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
+		}
+		for _, oc := range o.clientOutcomes {
+			parts = append(parts, "--client-outcome "+shellQuote(oc))
 		}
 	case v.Requirement.Role == "client" && o.client != "":
 		parts = append(parts, "--client "+shellQuote(o.client))

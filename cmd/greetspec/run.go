@@ -40,6 +40,7 @@ type runOptions struct {
 	jsonReport, junitReport    string
 	seed                       int64
 	pluginLog                  bool
+	serverSHA256, clientSHA256 string
 }
 
 func newRunCmd() *cobra.Command {
@@ -109,6 +110,8 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.StringVar(&o.junitReport, "junit-report", "", "also write a JUnit XML report to this file")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	f.StringVar(&o.serverSHA256, "server-sha256", "", "refuse to start the --server plugin unless its executable, or the script it runs (first argument), has this SHA-256 (hex)")
+	f.StringVar(&o.clientSHA256, "client-sha256", "", "refuse to start the --client plugin unless its executable, or the script it runs (first argument), has this SHA-256 (hex)")
 	return cmd
 }
 
@@ -126,6 +129,9 @@ func (t *fakeT) Fail() { t.failed = true }
 func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	out := cmd.OutOrStdout()
 	if err := o.resolveRoles(); err != nil {
+		return err
+	}
+	if err := o.pinChecksums(); err != nil {
 		return err
 	}
 	if o.gap >= o.idleTimeout {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/plugins/hostile"
 	"go.uber.org/goleak"
 )
 
@@ -43,6 +44,20 @@ func TestMain(m *testing.M) {
 		time.Sleep(time.Minute)
 	case "silent":
 		time.Sleep(time.Minute)
+	case "fork-daemon":
+		srv, err := hostile.NewForkDaemon(&stubServer{})
+		if err != nil {
+			os.Exit(4)
+		}
+		contract.Serve(contract.Plugins{Server: srv})
+	case "stall-tls":
+		hostile.StallTLSHandshake()
+	case "ansi-exit":
+		os.Stderr.WriteString(hostile.ANSIText + "\n")
+		os.Exit(3)
+	case "ansi-client":
+		os.Stderr.WriteString(hostile.ANSIText + "\n")
+		contract.Serve(contract.Plugins{Client: hostile.ANSIClient{}})
 	}
 	os.Exit(0)
 }

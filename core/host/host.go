@@ -105,7 +105,7 @@ func Launch(spec Spec, opts Options) (*Plugin, error) {
 		SyncStderr:       io.Discard,
 		SyncStdout:       io.Discard,
 		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
-			r, err := newProcessRunner(spec, withToken(cmd.Env, p.token), p.tail, pinned)
+			r, err := newProcessRunner(spec, cmd.Env, p.token, p.tail, pinned)
 			p.mu.Lock()
 			p.runner, runnerErr = r, err
 			p.mu.Unlock()

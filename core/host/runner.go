@@ -35,9 +35,11 @@ type processRunner struct {
 
 var _ runner.Runner = (*processRunner)(nil)
 
-func newProcessRunner(spec Spec, env []string, tail *lineTail, pinned *pin) (*processRunner, error) {
+func newProcessRunner(spec Spec, env []string, token string, tail *lineTail, pinned *pin) (*processRunner, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
-	cmd.Env = append(append(os.Environ(), spec.Env...), env...)
+	// The launch's token joins the run's (inherited from the host's
+	// environment), so the watchdog finds the plugin's processes too.
+	cmd.Env = withToken(append(append(os.Environ(), spec.Env...), env...), token)
 	cmd.Dir = spec.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()

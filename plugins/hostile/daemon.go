@@ -39,7 +39,8 @@ func NewForkDaemon(inner contract.Server) (*ForkDaemon, error) {
 	case "child":
 		select {}
 	case "daemon-parent":
-		// The middle of the double fork: start the daemon and go.
+		// The middle of the double fork: start the daemon, wait until
+		// it listens, and go.
 		if err := spawn("daemon", true); err != nil {
 			os.Exit(ExitCode)
 		}
@@ -50,6 +51,10 @@ func NewForkDaemon(inner contract.Server) (*ForkDaemon, error) {
 			os.Exit(ExitCode)
 		}
 		report(fmt.Sprintf("daemon %d %d", os.Getpid(), ln.Addr().(*net.TCPAddr).Port))
+		// Tell the middle process it is up (fd 3 is the pipe to it).
+		if ready := os.NewFile(3, "ready"); ready != nil {
+			_ = ready.Close()
+		}
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -90,15 +95,32 @@ func spawn(role string, newSession bool) error {
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), envRole+"="+role)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: newSession}
+	var ready *os.File
+	if role == "daemon" {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		cmd.ExtraFiles = []*os.File{w}
+		ready = r
+		defer w.Close()
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	if role == "child" {
+	switch role {
+	case "child":
 		report(fmt.Sprintf("child %d", cmd.Process.Pid))
-	}
-	if role == "daemon-parent" {
-		// Reap the middle process so that the daemon is an orphan.
-		go func() { _ = cmd.Wait() }()
+	case "daemon":
+		cmd.ExtraFiles[0].Close()
+		// Wait until the daemon listens (it closes its end), bounded.
+		_ = ready.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, _ = ready.Read(make([]byte, 1))
+	case "daemon-parent":
+		// The middle process exits once its daemon listens; reaping it
+		// makes the daemon an orphan.
+		return cmd.Wait()
 	}
 	return nil
 }

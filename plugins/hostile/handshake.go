@@ -66,11 +66,20 @@ func selfSignedDER() ([]byte, error) {
 const ANSIText = "\x1b[2J\x1b]0;owned\x07\x1b[31mhostile plugin output\x1b[0m"
 
 // ANSIClient is a client that prints terminal escape sequences on its
-// standard error and fails each greeting with an error carrying them.
+// standard error and fails each greeting with an error carrying them,
+// after connecting, sending the name and half-closing as a client should.
 type ANSIClient struct{}
 
-// Greet prints ANSIText and fails with it.
-func (ANSIClient) Greet(context.Context, *contract.GreetRequest) (*contract.GreetResponse, error) {
+// Greet connects, sends the name, prints ANSIText and fails with it.
+func (ANSIClient) Greet(ctx context.Context, req *contract.GreetRequest) (*contract.GreetResponse, error) {
+	var d net.Dialer
+	if c, err := d.DialContext(ctx, "tcp", req.GetAddress()); err == nil {
+		_, _ = c.Write([]byte(req.GetName()))
+		_ = c.(*net.TCPConn).CloseWrite()
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		_, _ = c.Read(make([]byte, 64))
+		_ = c.Close()
+	}
 	fmt.Fprintln(os.Stderr, ANSIText)
 	return nil, fmt.Errorf("client failed: %s", ANSIText)
 }

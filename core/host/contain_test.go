@@ -79,6 +79,7 @@ func waitGone(t *testing.T, pids, ports []int, grace time.Duration) {
 }
 
 func TestCloseKillsDoubleForkedDaemon(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	report := filepath.Join(t.TempDir(), "report")
 	t.Setenv(hostile.EnvReport, report)
 	p, err := launch(t, "fork-daemon", host.Options{})
@@ -140,6 +141,7 @@ func noControl(t *testing.T, what, s string) {
 }
 
 func TestPluginOutputIsEscaped(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	_, err := launch(t, "ansi-exit", host.Options{StartTimeout: 10 * time.Second})
 	if err == nil {
 		t.Fatal("a plugin exiting at start was launched")

@@ -5,8 +5,17 @@
 // timeout, in a process group of its own with a parent-death signal, and
 // returns a Plugin whose Close kills the whole group on every path: normal
 // end, a crashed plugin, a hung plugin, or a plugin that lied in its
-// handshake. Errors from a plugin that went away name the plugin and say how
-// it exited, with its last lines of stderr.
+// handshake. Each launch marks the plugin's processes with a containment
+// token (ContainEnv), so Close also kills what left the process tree (a
+// double-forked daemon). The start timeout bounds the whole launch,
+// handshake line, TLS handshake and first gRPC call included. Errors from a
+// plugin that went away name the plugin and say how it exited, with its
+// last lines of stderr, escaped (EscapeText).
+//
+// Contain, called once by the greetspec command, extends this to the whole
+// run: whatever ends greetspec, even SIGKILL, nothing it started survives
+// and no temporary directory stays behind. A plugin reference may be pinned
+// to a checksum (PinSHA256).
 package host
 
 import (

@@ -92,6 +92,9 @@ func launch(t *testing.T, behaviour string, opts host.Options) (*host.Plugin, er
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 func TestLaunchServeAndClose(t *testing.T) {
+	// No goroutine of the launch (go-plugin's, gRPC's, the runner's)
+	// outlives Close.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	p, err := launch(t, "echo", host.Options{})
 	if err != nil {
 		t.Fatal(err)

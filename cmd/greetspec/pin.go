@@ -1,6 +1,10 @@
 package main
 
-import "github.com/greetspec/greetspec/core/host"
+import (
+	"strings"
+
+	"github.com/greetspec/greetspec/core/host"
+)
 
 // pinChecksums applies --server-sha256 and --client-sha256 (see
 // host.PinSHA256): a plugin whose file has another checksum is refused at
@@ -13,8 +17,8 @@ func (o *runOptions) pinChecksums() error {
 		if p.sum == "" {
 			continue
 		}
-		if p.other != "" || p.ref == "" {
-			return usageErr("%s pins a go-plugin plugin given with --server or --client", p.flag)
+		if p.other != "" || p.ref == "" || strings.HasPrefix(p.ref, host.AttachPrefix) {
+			return usageErr("%s pins a go-plugin plugin that greetspec starts, given with --server or --client", p.flag)
 		}
 		if err := host.PinSHA256(p.ref, p.sum); err != nil {
 			return usageErr("%s: %v", p.flag, err)

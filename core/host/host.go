@@ -45,6 +45,10 @@ type Spec struct {
 	Env []string
 	// Dir is the working directory; empty means the host's.
 	Dir string
+	// Attach, if set, names a plugin that is already running (started by
+	// hand, see contract.AttachEnv): Launch connects to it instead of
+	// starting a process, and Close leaves it running.
+	Attach *contract.AttachDetails
 }
 
 // String returns the plugin's name, or its command line.
@@ -77,6 +81,8 @@ type Plugin struct {
 	runner *processRunner
 	tail   *lineTail
 	token  string // containment token of this launch (see ContainEnv)
+	// attached: connected to a plugin someone else started.
+	attached bool
 
 	mu        sync.Mutex // guards runner while the launch is under way
 	closeOnce sync.Once
@@ -85,6 +91,15 @@ type Plugin struct {
 // Launch starts the plugin described by spec and completes its handshake.
 // On any error nothing is left running.
 func Launch(spec Spec, opts Options) (*Plugin, error) {
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 20 * time.Second
+	}
+	if opts.LogLevel == hclog.NoLevel {
+		opts.LogLevel = hclog.Info
+	}
+	if spec.Attach != nil {
+		return attach(spec, opts)
+	}
 	if spec.Path == "" {
 		return nil, fmt.Errorf("plugin %s: no executable given", spec)
 	}
@@ -198,6 +213,9 @@ func (p *Plugin) dispense(role string) (interface{}, error) {
 
 // Exited reports whether the plugin process has ended.
 func (p *Plugin) Exited() bool {
+	if p.attached {
+		return p.client.Exited()
+	}
 	if p.runner == nil {
 		return true
 	}
@@ -283,6 +301,17 @@ func IsPluginError(err error) bool {
 // exit. It is safe to call more than once and from any goroutine.
 func (p *Plugin) Close() {
 	p.closeOnce.Do(func() {
+		if p.attached {
+			// Disconnect only: the process belongs to whoever started it
+			// (ClientProtocol.Close would ask the plugin to shut down).
+			if cp, err := p.client.Client(); err == nil {
+				if g, ok := cp.(*plugin.GRPCClient); ok {
+					_ = g.Conn.Close()
+				}
+			}
+			p.client.Kill()
+			return
+		}
 		p.mu.Lock()
 		r := p.runner
 		p.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/plugins/hostile"
 )
 
@@ -224,7 +225,9 @@ func TestContainmentSignalDuringPreflight(t *testing.T) {
 			if sig == syscall.SIGKILL {
 				want = -int(sig)
 			}
-			if code := r.wait(t, cleanupGrace); code != want {
+			// Ended by the run's own interrupt flow, or at the latest by
+			// the containment's grace.
+			if code := r.wait(t, host.DefaultInterruptGrace+cleanupGrace); code != want {
 				t.Fatalf("greetspec ended with %d after %v, want %d\nstderr:\n%s", code, sig, want, r.stderr.String())
 			}
 			if sig != syscall.SIGKILL && !strings.Contains(r.stderr.String(), "interrupted") {

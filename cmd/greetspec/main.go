@@ -42,9 +42,10 @@ func main() {
 
 // contained runs the CLI inside a containment (see host.Contain): whatever
 // ends greetspec, even SIGKILL, no plugin, wrapped program or process they
-// started outlives it, and no temporary directory stays behind. A signal
-// before the run's own interrupt flow is registered (host.OnInterrupt)
-// ends greetspec at once with status 4, after that cleanup.
+// started outlives it, and no temporary directory stays behind. A process
+// still running host.DefaultInterruptGrace after a signal (or the grace
+// given to host.OnInterrupt), or a second signal, ends greetspec at once
+// with status 4, after that cleanup.
 func contained(args []string) int {
 	if self, err := os.Executable(); err != nil {
 		fmt.Fprintln(os.Stderr, "greetspec: warning: processes not contained:", err)

@@ -67,13 +67,13 @@ func RunDir() string {
 	return contained.dir
 }
 
-// Contain sets up the containment of this run (see the package comment of
-// this file): child subreaper, run token, run directory, watchdog, and
-// handlers for SIGINT, SIGTERM and SIGHUP. It first removes the temporary
-// directories of runs that died without cleaning up. Call it once, before
-// anything is started; on error the run goes on uncontained (the error says
-// why). self is the greetspec executable, which must call
-// ServeWatchdogIfRequested at the top of main.
+// Contain sets up the containment of this run (see the comment at the top
+// of this file): child subreaper, run token, run directory, watchdog, and a
+// last-resort handler for SIGINT, SIGTERM and SIGHUP (see OnInterrupt). It
+// first removes the temporary directories of runs that died without
+// cleaning up. Call it once, before anything is started; on error the run
+// goes on uncontained (the error says why). self is the greetspec
+// executable, which must call ServeWatchdogIfRequested at the top of main.
 func Contain(self string) error {
 	contained.mu.Lock()
 	defer contained.mu.Unlock()
@@ -131,12 +131,18 @@ func Contain(self string) error {
 	return nil
 }
 
+// DefaultInterruptGrace is how long greetspec may take to end on its own
+// after a first SIGINT, SIGTERM or SIGHUP when no interrupt flow is
+// registered with OnInterrupt.
+const DefaultInterruptGrace = 10 * time.Second
+
 // OnInterrupt registers the run's orderly interrupt flow: on the first
 // SIGINT, SIGTERM or SIGHUP, fn is called (in a goroutine of its own) and
-// has grace to end the process; a second signal, or grace running out, ends
-// it at once with status InterruptedStatus after Shutdown. Without a
-// registered flow (for example while plugins are being started before the
-// suite), a signal ends the run that way at once. fn nil unregisters.
+// the process has grace to end by itself (its normal exit path runs
+// Shutdown). A second signal, or grace running out, ends it at once with
+// status InterruptedStatus after Shutdown. fn may be nil when the flow
+// watches the signals itself (signal.Notify): then only grace is set.
+// Without a registration the grace is DefaultInterruptGrace.
 func OnInterrupt(fn func(os.Signal), grace time.Duration) {
 	contained.mu.Lock()
 	defer contained.mu.Unlock()
@@ -148,14 +154,18 @@ func handleSignals(sigs chan os.Signal) {
 	contained.mu.Lock()
 	fn, grace := contained.interrupt, contained.grace
 	contained.mu.Unlock()
+	if grace <= 0 {
+		grace = DefaultInterruptGrace
+	}
 	if fn != nil {
 		go fn(sig)
-		select {
-		case sig = <-sigs:
-		case <-time.After(grace):
-		}
 	}
-	fmt.Fprintf(os.Stderr, "greetspec: interrupted by %v: every plugin and program stopped\n", sig)
+	select {
+	case sig = <-sigs:
+		fmt.Fprintf(os.Stderr, "greetspec: interrupted again by %v: stopping every plugin and program now\n", sig)
+	case <-time.After(grace):
+		fmt.Fprintf(os.Stderr, "greetspec: interrupted by %v and still running after %v: stopping every plugin and program now\n", sig, grace)
+	}
 	Exit(InterruptedStatus)
 }
 

@@ -148,24 +148,35 @@ func TestPluginOutputIsEscaped(t *testing.T) {
 	}
 	noControl(t, "start error", err.Error())
 
-	lw := &syncWriter{}
-	p, err := launch(t, "ansi-client", host.Options{Log: lw, LogLevel: hclog.Debug})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := p.Client()
-	if err != nil {
+	for _, mode := range []string{"error", "class"} {
+		t.Setenv("ANSI_MODE", mode)
+		lw := &syncWriter{}
+		p, err := launch(t, "ansi-client", host.Options{Log: lw, LogLevel: hclog.Debug})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := p.Client()
+		if err != nil {
+			p.Close()
+			t.Fatal(err)
+		}
+		resp, err := cli.Greet(context.Background(), &contract.GreetRequest{Address: "127.0.0.1:1", Name: "x"})
+		err = p.Err("Greet", err)
 		p.Close()
-		t.Fatal(err)
+		switch mode {
+		case "error":
+			if err == nil {
+				t.Fatal("the ANSI client's Greet succeeded")
+			}
+			noControl(t, "Greet error", err.Error())
+		case "class":
+			if err != nil {
+				t.Fatal(err)
+			}
+			noControl(t, "Greet error message", resp.GetError())
+		}
+		noControl(t, "plugin log", lw.String())
 	}
-	_, err = cli.Greet(context.Background(), &contract.GreetRequest{Address: "127.0.0.1:1", Name: "x"})
-	err = p.Err("Greet", err)
-	p.Close()
-	if err == nil {
-		t.Fatal("the ANSI client's Greet succeeded")
-	}
-	noControl(t, "Greet error", err.Error())
-	noControl(t, "plugin log", lw.String())
 }
 
 func sha(t *testing.T, path string) string {

@@ -32,6 +32,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+	"google.golang.org/grpc"
 )
 
 // Spec says how to start a plugin.
@@ -196,7 +197,21 @@ func (p *Plugin) Client() (contract.GreetClientClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.(contract.GreetClientClient), nil
+	return escapedClient{v.(contract.GreetClientClient)}, nil
+}
+
+// escapedClient escapes the free-text error message of a client plugin's
+// responses (EscapeText): it is shown in failure messages. The reply and
+// its shown text are data the specs judge, left as they are.
+type escapedClient struct{ contract.GreetClientClient }
+
+// Greet calls the plugin and escapes the response's error message.
+func (c escapedClient) Greet(ctx context.Context, in *contract.GreetRequest, opts ...grpc.CallOption) (*contract.GreetResponse, error) {
+	resp, err := c.GreetClientClient.Greet(ctx, in, opts...)
+	if resp != nil && resp.Error != "" {
+		resp.Error = EscapeText(resp.Error)
+	}
+	return resp, err
 }
 
 func (p *Plugin) dispense(role string) (interface{}, error) {

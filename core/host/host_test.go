@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 		os.Exit(3)
 	case "ansi-client":
 		os.Stderr.WriteString(hostile.ANSIText + "\n")
-		contract.Serve(contract.Plugins{Client: hostile.ANSIClient{}})
+		contract.Serve(contract.Plugins{Client: hostile.ANSIClient{Mode: os.Getenv("ANSI_MODE")}})
 	}
 	os.Exit(0)
 }

@@ -125,8 +125,10 @@ func init() {
 			}},
 		{Name: "hostile/stall-tls", Summary: "plugin that sends a valid handshake line and then stalls the TLS handshake (tests --start-timeout)",
 			New: func() (contract.Plugins, error) { hostile.StallTLSHandshake(); return contract.Plugins{}, nil }},
-		{Name: "hostile/ansi-output", Role: "client", Summary: "client plugin that prints terminal escape sequences and fails with them (tests escaping)",
-			New: func() (contract.Plugins, error) { return contract.Plugins{Client: hostile.ANSIClient{}}, nil }},
+		{Name: "hostile/ansi-output", Role: "client", Summary: "client plugin that prints terminal escape sequences and returns them as its reply (tests escaping)",
+			New: func() (contract.Plugins, error) {
+				return contract.Plugins{Client: hostile.ANSIClient{Mode: "reply"}}, nil
+			}},
 	} {
 		Register(e)
 	}

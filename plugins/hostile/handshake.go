@@ -66,12 +66,19 @@ func selfSignedDER() ([]byte, error) {
 const ANSIText = "\x1b[2J\x1b]0;owned\x07\x1b[31mhostile plugin output\x1b[0m"
 
 // ANSIClient is a client that prints terminal escape sequences on its
-// standard error and fails each greeting with an error carrying them,
-// after connecting, sending the name and half-closing as a client should.
-type ANSIClient struct{}
+// standard error and puts them into what it returns, after connecting,
+// sending the name and half-closing as a client should.
+type ANSIClient struct {
+	// Mode says where the sequences go: "reply" (a successful greeting
+	// with the right reply bytes whose shown text is ANSIText), "class" (a failure of class OTHER whose
+	// message is ANSIText) or anything else (the call itself fails with
+	// an error carrying ANSIText).
+	Mode string
+}
 
-// Greet connects, sends the name, prints ANSIText and fails with it.
-func (ANSIClient) Greet(ctx context.Context, req *contract.GreetRequest) (*contract.GreetResponse, error) {
+// Greet connects, sends the name, prints ANSIText and returns it as Mode
+// says.
+func (a ANSIClient) Greet(ctx context.Context, req *contract.GreetRequest) (*contract.GreetResponse, error) {
 	var d net.Dialer
 	if c, err := d.DialContext(ctx, "tcp", req.GetAddress()); err == nil {
 		_, _ = c.Write([]byte(req.GetName()))
@@ -81,5 +88,11 @@ func (ANSIClient) Greet(ctx context.Context, req *contract.GreetRequest) (*contr
 		_ = c.Close()
 	}
 	fmt.Fprintln(os.Stderr, ANSIText)
+	switch a.Mode {
+	case "reply":
+		return &contract.GreetResponse{Reply: []byte(contract.Greeting), Shown: ANSIText}, nil
+	case "class":
+		return &contract.GreetResponse{ErrorClass: contract.ErrorClass_ERROR_CLASS_OTHER, Error: ANSIText}, nil
+	}
 	return nil, fmt.Errorf("client failed: %s", ANSIText)
 }

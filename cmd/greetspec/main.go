@@ -53,7 +53,7 @@ func contained(args []string) int {
 		fmt.Fprintln(os.Stderr, "greetspec: warning: processes not contained:", err)
 	}
 	code := execute(args)
-	host.Shutdown()
+	host.Exit(code) // unless an interrupt is already ending the run
 	return code
 }
 

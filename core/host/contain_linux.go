@@ -169,10 +169,17 @@ func handleSignals(sigs chan os.Signal) {
 	Exit(InterruptedStatus)
 }
 
-// Exit runs Shutdown and ends the process with status code.
+var exitOnce sync.Once
+
+// Exit runs Shutdown and ends the process with status code. The first call
+// decides the status: a later or concurrent call (the normal end of a run
+// racing the interrupt handler) waits for the first to end the process.
 func Exit(code int) {
-	Shutdown()
-	os.Exit(code)
+	exitOnce.Do(func() {
+		Shutdown()
+		os.Exit(code)
+	})
+	select {}
 }
 
 // Shutdown kills every process of the run (those carrying its token and

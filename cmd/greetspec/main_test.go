@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/plugins/builtin"
 	"github.com/greetspec/greetspec/plugins/reference"
 	"github.com/greetspec/greetspec/specs"
@@ -24,9 +25,10 @@ import (
 // the CLI on its arguments, and it serves the built-in plugins like the real
 // binary. So the tests exercise the very process layout users get.
 func TestMain(m *testing.M) {
+	host.ServeWatchdogIfRequested()
 	builtin.ServeIfRequested()
 	if os.Getenv("GREETSPEC_CLI_TEST") != "" {
-		os.Exit(execute(os.Args[1:]))
+		os.Exit(contained(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }

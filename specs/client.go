@@ -177,7 +177,7 @@ func (p *ProbeServer) AcceptOrReturn(g *PendingGreet) *wire.Conn {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			Fail(fmt.Sprintf("the client under test neither connected nor returned within %v (the timeout it was given, %v, plus %v)",
+			Fail(fmt.Sprintf("the client under test must connect to the server, but it neither connected nor returned within %v (the timeout it was given, %v, plus %v)",
 				limit, g.Timeout, Settings.WaitTimeout))
 		}
 	}

@@ -99,7 +99,8 @@ func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 // Wait waits up to within for the client to return and gives its response.
 func (g *PendingGreet) Wait(within time.Duration) *contract.GreetResponse {
 	GinkgoHelper()
-	Eventually(g.done).WithTimeout(within).Should(BeClosed(), "the client under test must return within %v", within)
+	Eventually(g.done).WithTimeout(within).Should(BeClosed(),
+		"the client under test must return within %v (it was given a timeout of %v)", within, g.Timeout)
 	Expect(g.err).NotTo(HaveOccurred(), "the client plugin failed")
 	return g.resp
 }

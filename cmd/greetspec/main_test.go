@@ -368,7 +368,10 @@ func TestSilentClientProgram(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "CLI-SEND-2") || !strings.Contains(r.stdout, "neither connected nor returned") {
+	// The program is killed only ClientKillGrace after its timeout, so the
+	// spec may give up waiting for its connection before it returns.
+	if !strings.Contains(r.stdout, "CLI-SEND-2") || (!strings.Contains(r.stdout, "the client under test must connect") &&
+		!strings.Contains(r.stdout, "the client under test neither connected nor returned")) {
 		t.Errorf("the verdict does not say the client program never connected:\n%s", r.stdout)
 	}
 }

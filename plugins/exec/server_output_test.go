@@ -359,3 +359,39 @@ func TestServerOutputEscapedInErrors(t *testing.T) {
 		t.Errorf("error not escaped: %q", err)
 	}
 }
+
+// perlServer logs with print and never sets $|: Perl block-buffers STDOUT
+// on a pipe and line-buffers it on a terminal.
+const perlServer = `use IO::Socket::INET;
+my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], Listen => 16, ReuseAddr => 1) or die "listen: $!";
+print "server starting\n";
+while (my $c = $s->accept) {
+	my $name = "";
+	while (length($name) < 1024) {
+		my $n = sysread($c, my $buf, 1024 - length($name));
+		last unless $n;
+		$name .= $buf;
+	}
+	print "connected with: " . $c->peerhost . ":" . $c->peerport . " $name\n";
+	syswrite($c, "welcome to Asif server");
+	close $c;
+}
+`
+
+func TestServerBufferedPerlProgramThroughPTY(t *testing.T) {
+	perl, err := exec.LookPath("perl")
+	if err != nil {
+		t.Skip("no perl")
+	}
+	script := filepath.Join(t.TempDir(), "server.pl")
+	if err := os.WriteFile(script, []byte(perlServer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ev := &events{}
+	_, addr := startServer(t, ServerConfig{Command: perl + " " + script + " {port}"}, ev)
+	_, local := greet(t, addr, "Bob")
+	eventually(t, 10*time.Second, "no event for the Perl program's buffered log line", func() bool { return len(ev.snapshot()) == 1 })
+	if got := ev.snapshot()[0]; got.GetName() != "Bob" || got.GetRemoteAddress() != local {
+		t.Errorf("event %v", got)
+	}
+}

@@ -296,6 +296,16 @@ func TestServerExitMidRunIsReported(t *testing.T) {
 			return false
 		}
 	})
+	// The exit is announced to the Events stream, with the reason.
+	died, why := s.Exited()
+	select {
+	case <-died:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Exited's channel not closed after the program died")
+	}
+	if err := why(); err == nil || !strings.Contains(err.Error(), "RuntimeError: database went away") {
+		t.Errorf("Exited reason = %v", err)
+	}
 	// Start without Stop reports the exit instead of "already started".
 	_, err = s.Start(context.Background(), &contract.StartRequest{}, ev.report)
 	if err == nil {
@@ -325,6 +335,20 @@ func TestServerExitMidRunIsReported(t *testing.T) {
 	err = s.Stop(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "exited with status 1: RuntimeError: database went away") {
 		t.Errorf("Stop error = %v", err)
+	}
+}
+
+func TestServerExitedNotClosedByStop(t *testing.T) {
+	py := python(t)
+	s, _ := startServer(t, ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port}"}, &events{})
+	died, _ := s.Exited()
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-died:
+		t.Error("a program stopped by the adapter counted as exiting on its own")
+	default:
 	}
 }
 

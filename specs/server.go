@@ -13,6 +13,8 @@ import (
 	"github.com/greetspec/greetspec/core/wire"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // ServerUnderTest is the server under test for one spec: a server plugin
@@ -33,6 +35,7 @@ type ServerUnderTest struct {
 	mu       sync.Mutex
 	events   []*contract.ConnectionEvent
 	arrived  chan struct{} // closed at the next event (see arrivals)
+	exited   string        // why the server stopped serving on its own, if it did
 }
 
 // StartServer starts the server under test on 127.0.0.1 port 0 with the
@@ -89,6 +92,13 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 		for {
 			ev, err := stream.Recv()
 			if err != nil {
+				// A server that stopped serving on its own (a wrapped
+				// program that exited) ends the stream saying why.
+				if st, ok := status.FromError(err); ok && st.Code() == codes.Aborted {
+					s.mu.Lock()
+					s.exited = st.Message()
+					s.mu.Unlock()
+				}
 				return
 			}
 			s.record(ev)
@@ -185,7 +195,8 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 		what = "log line"
 	}
 	// Event-driven: each recorded event wakes the wait, so it ends the
-	// moment the event arrives; a slow tick only rechecks a followed log.
+	// moment the event arrives; a slow tick rechecks a followed log and a
+	// server that stopped on its own.
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -196,6 +207,7 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 		if evs := s.EventsFrom(conn.LocalAddr()); len(evs) > 0 {
 			return evs[0]
 		}
+		s.failIfExited()
 		select {
 		case <-arrived:
 		case <-tick.C:
@@ -205,6 +217,19 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 				"the server must report the connection from %s (awaited its %s for %v)", conn.LocalAddr(), what, wait)
 			return evs[0]
 		}
+	}
+}
+
+// failIfExited stops the spec when the server stopped serving on its own:
+// no event will come, and the reason (a wrapped program's exit status and
+// last stderr line) is the cause to report.
+func (s *ServerUnderTest) failIfExited() {
+	GinkgoHelper()
+	s.mu.Lock()
+	why := s.exited
+	s.mu.Unlock()
+	if why != "" {
+		Fail(why)
 	}
 }
 

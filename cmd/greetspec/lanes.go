@@ -69,6 +69,7 @@ func (o *runOptions) launchSuite(t *fakeT, suite types.SuiteConfig, rep types.Re
 		Exe: exe, Settings: specs.Settings, PluginLog: o.pluginLog,
 		Suite: suite, Reporter: rep, Description: "greetspec conformance",
 		Out: os.Stdout, Stderr: os.Stderr,
+		Pins: pinsOf(o),
 	})
 	if errors.Is(err, runner.ErrInterrupted) {
 		verdictReport = &report
@@ -79,6 +80,19 @@ func (o *runOptions) launchSuite(t *fakeT, suite types.SuiteConfig, rep types.Re
 	}
 	verdictReport = &report
 	return passed, nil
+}
+
+// pinsOf gives the lanes the checksums pinned with --server-sha256 and
+// --client-sha256, set in this order as pinChecksums sets them.
+func pinsOf(o *runOptions) map[string]string {
+	pins := map[string]string{}
+	if o.serverSHA256 != "" {
+		pins[o.server] = o.serverSHA256
+	}
+	if o.clientSHA256 != "" {
+		pins[o.client] = o.clientSHA256
+	}
+	return pins
 }
 
 // newLaneCmd is the hidden subcommand a parallel run starts its lanes with.

@@ -50,6 +50,7 @@ type runOptions struct {
 	seed                          int64
 	pluginLog                     bool
 	speed                         speedOptions
+	serverSHA256, clientSHA256    string
 }
 
 func newRunCmd() *cobra.Command {
@@ -131,6 +132,8 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
 	o.speed.register(f)
+	f.StringVar(&o.serverSHA256, "server-sha256", "", "refuse to start the --server plugin unless its executable, or the script it runs (first argument), has this SHA-256 (hex)")
+	f.StringVar(&o.clientSHA256, "client-sha256", "", "refuse to start the --client plugin unless its executable, or the script it runs (first argument), has this SHA-256 (hex)")
 	o.flake.register(cmd)
 	return cmd
 }
@@ -174,6 +177,9 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		return runRepeated(out, args, n, o.flake.untilFails)
 	}
 	if err := o.resolveRoles(); err != nil {
+		return err
+	}
+	if err := o.pinChecksums(); err != nil {
 		return err
 	}
 	if o.gap >= o.idleTimeout {

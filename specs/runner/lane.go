@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/specs"
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/reporters"
@@ -30,6 +31,9 @@ type laneConfig struct {
 	Description string
 	Socket      string
 	Dir         string
+	// Pins are the plugin references' pinned SHA-256 sums (hex), checked
+	// at each launch in the lane as in the parent (host.PinSHA256).
+	Pins map[string]string
 }
 
 // request is a lane's message to the parent; response is the answer.
@@ -184,6 +188,12 @@ func Lane(configPath string, index int) int {
 	defer conn.Close()
 	active = &laneClient{lane: index, enc: json.NewEncoder(conn), dec: json.NewDecoder(conn), claimed: map[int]bool{}, ordinals: map[string]int{}, current: -1}
 
+	for ref, sum := range lc.Pins {
+		if err := host.PinSHA256(ref, sum); err != nil {
+			fmt.Fprintln(os.Stderr, "greetspec lane:", err)
+			return 2
+		}
+	}
 	s := lc.Settings
 	s.PluginLog = nil
 	if lc.PluginLog {

@@ -78,6 +78,9 @@ type Options struct {
 	Out, Stderr io.Writer
 	// Env is added to each lane's environment.
 	Env []string
+	// Pins maps plugin references to their pinned SHA-256 sums (hex), so
+	// that lanes refuse a changed plugin as the parent does.
+	Pins map[string]string
 }
 
 // lane is one child process.
@@ -160,7 +163,7 @@ func Run(ctx context.Context, o Options) (types.Report, bool, error) {
 
 	settings := o.Settings
 	settings.PluginLog = nil
-	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir})
+	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir, Pins: o.Pins})
 	if err != nil {
 		return types.Report{}, false, err
 	}

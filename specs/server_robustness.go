@@ -138,8 +138,9 @@ func expectLoggedAsIs(ev *contract.ConnectionEvent) {
 	}
 }
 
-// controlCharacters returns the control characters in s, as PROTOCOL.md
-// defines them for SRV-LOG-2: U+0000 to U+001F and U+007F to U+009F.
+// controlCharacters returns the characters in s that SRV-LOG-2 has escaped:
+// the control characters U+0000 to U+001F and U+007F to U+009F, and the line
+// and paragraph separators U+2028 and U+2029.
 func controlCharacters(s string) []string {
 	var out []string
 	for _, r := range s {
@@ -150,4 +151,4 @@ func controlCharacters(s string) []string {
 	return out
 }
 
-func isControl(r rune) bool { return r < 0x20 || (r >= 0x7F && r <= 0x9F) }
+func isControl(r rune) bool { return contract.EscapedInLog(r) }

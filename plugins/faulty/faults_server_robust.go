@@ -51,6 +51,13 @@ func init() {
 		{Name: "ascii-only-log", Kills: []string{"SRV-LOG-2", "SRV-LOG-1"},
 			Summary: "escapes every non-ASCII character of the name in the log line, letters included (so the line no longer carries the name, which SRV-LOG-1 asks for too)",
 			Server:  &ServerFaults{LogASCIIOnly: true}},
+		{Name: "log-escapes-nonprintable", Kills: []string{"SRV-LOG-2", "SRV-LOG-1"},
+			Summary: `also escapes every character that is not a control character but not "printable" either (U+00A0 as \xa0, U+200B as \x0b), ` +
+				"so such a name is not logged as it is (and the line no longer ends with the name, which SRV-LOG-1 asks for too)",
+			Server: &ServerFaults{LogEscapeNonPrintable: true}},
+		{Name: "log-raw-separators", Kills: []string{"SRV-LOG-2"},
+			Summary: "escapes control characters but logs U+2028 and U+2029 raw, so a line separator forges a log line",
+			Server:  &ServerFaults{LogRawSeparators: true}},
 	} {
 		Register(f)
 	}

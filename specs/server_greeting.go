@@ -54,7 +54,7 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 		server := StartServer(0)
 		conn := server.Dial()
 		quiet := conn.ReadFor(server.Idle / 3)
-		Expect(quiet.Data).To(BeEmpty(), "the server must not send any byte before the name has ended: %s", quiet)
+		Expect(quiet.Data).To(BeEmpty(), "the server sent %s before the name had ended (nothing sent yet); it must not send any byte before the name has ended", quiet)
 		sendName(conn, fixtureName("ascii").Bytes)
 		expectGreeted(conn, Settings.WaitTimeout, "once end of stream has ended the name the server must greet")
 	})
@@ -64,11 +64,11 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 			server := StartServer(0)
 			conn := server.Dial()
 			half := len(name) / 2
-			Expect(conn.Send(name[:half], Settings.WaitTimeout)).To(Succeed(), "sending the first part of the name")
+			expectProbeOK(conn, conn.Send(name[:half], Settings.WaitTimeout), "the name had ended", "sending the first part of the name")
 			quiet := conn.ReadFor(server.Idle / 3)
 			Expect(quiet.Data).To(BeEmpty(),
-				"the server must not send any byte while the name is incomplete (%d of %d bytes sent, no end of stream, less than T of silence): %s",
-				half, len(name), quiet)
+				"the server sent %s before the name had ended (%d of %d bytes sent, no end of stream, less than T of silence); it must not send any byte while the name is incomplete",
+				quiet, half, len(name))
 			sendName(conn, name[half:])
 			expectGreeted(conn, Settings.WaitTimeout, "once end of stream has ended the name the server must greet")
 		},
@@ -103,8 +103,9 @@ var _ = DescribeRequirement("SRV-NAME-1", func() {
 			server := StartServer(0)
 			conn := server.Dial()
 			pieces := splitPieces(name, 3)
-			Expect(conn.SendPieces(pieces, Settings.Gap, Settings.WaitTimeout)).To(Succeed(), "sending the name in pieces")
-			Expect(conn.CloseWrite()).To(Succeed(), "half-closing after the name")
+			expectProbeOK(conn, conn.SendPiecesQuietPeer(pieces, Settings.Gap, Settings.WaitTimeout),
+				"the name had ended", "sending the name in pieces")
+			expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing after the name")
 			conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 			Expect(conn.Close()).To(Succeed())
 			ev := server.EventFor(conn, 0)
@@ -121,7 +122,7 @@ var _ = DescribeRequirement("SRV-NAME-2", func() {
 		// A long T shows that end of stream, not T, ended the empty name.
 		server := StartServer(atOnceIdle)
 		conn := server.Dial()
-		Expect(conn.CloseWrite()).To(Succeed(), "half-closing without sending")
+		expectProbeOK(conn, conn.CloseWrite(), "the probe client had ended the empty name", "half-closing without sending")
 		expectGreeted(conn, Settings.WaitTimeout, "the server must greet an empty name ended by end of stream at once")
 		Expect(conn.Close()).To(Succeed())
 		ev := server.EventFor(conn, Settings.WaitTimeout)
@@ -238,7 +239,7 @@ func sendName(conn *wire.Conn, b []byte) {
 		_ = conn.CloseWrite() // see sendBytes
 		return
 	}
-	Expect(conn.CloseWrite()).To(Succeed(), "half-closing after the name")
+	expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing after the name")
 }
 
 // sendBytes sends b and reports whether the connection is still usable for
@@ -251,7 +252,7 @@ func sendBytes(conn *wire.Conn, b []byte) bool {
 	if len(b) > contract.MaxNameBytes {
 		return err == nil
 	}
-	Expect(err).NotTo(HaveOccurred(), "sending the name")
+	expectProbeOK(conn, err, "the name had ended", "sending the name")
 	return true
 }
 

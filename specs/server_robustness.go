@@ -29,8 +29,8 @@ var _ = DescribeRequirement("SRV-CONC-1", func() {
 		idle := server.Dial()
 		name := fixtureNameByID("ascii")
 		conn := server.Dial()
-		Expect(conn.Send(name.Bytes, Settings.WaitTimeout)).To(Succeed())
-		Expect(conn.CloseWrite()).To(Succeed())
+		expectProbeOK(conn, conn.Send(name.Bytes, Settings.WaitTimeout), "the name had ended", "sending the name")
+		expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing after the name")
 		res := conn.ReadUntilEnd(0, Settings.WaitTimeout)
 		Expect(res.Data).NotTo(BeEmpty(),
 			"the server must greet a client within %v while another connected client (%s) stays idle: %s",
@@ -51,9 +51,9 @@ var _ = DescribeRequirement("SRV-CONC-2", func() {
 		// Every client is connected before any sends; every name is sent
 		// before any reply is read.
 		for i, conn := range conns {
-			Expect(conn.Send([]byte(names[i]), Settings.WaitTimeout)).To(Succeed(),
-				"the server must take the name of client %d of %d", i+1, simultaneousClients)
-			Expect(conn.CloseWrite()).To(Succeed())
+			doing := fmt.Sprintf("sending the name of client %d of %d", i+1, simultaneousClients)
+			expectProbeOK(conn, conn.Send([]byte(names[i]), Settings.WaitTimeout), "the name had ended", doing)
+			expectProbeOK(conn, conn.CloseWrite(), "the name had ended", doing)
 		}
 		deadline := time.Now().Add(Settings.WaitTimeout + server.Idle)
 		results := make([]wire.Result, simultaneousClients)

@@ -120,10 +120,13 @@ func expectStillServing(server *ServerUnderTest, after string) {
 	GinkgoHelper()
 	name := fixtureNameByID("ascii")
 	conn, err := wire.Dial(server.Addr, Settings.WaitTimeout)
-	Expect(err).NotTo(HaveOccurred(), "the server must still accept later clients after %s", after)
+	if err != nil {
+		Fail(dialFailure(server.Addr, err) + "; it must still accept later clients after " + after)
+	}
 	attachTranscript("probe client "+conn.LocalAddr()+" -> server (still serving?)", conn)
-	Expect(conn.Send(name.Bytes, Settings.WaitTimeout)).To(Succeed(), "the server must still take names after %s", after)
-	Expect(conn.CloseWrite()).To(Succeed())
+	expectProbeOK(conn, conn.Send(name.Bytes, Settings.WaitTimeout), "the name had ended",
+		"sending the name of a later client after "+after)
+	expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing a later client's name after "+after)
 	res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 	Expect(conn.Close()).To(Succeed())
 	expectReplyAsSent(server, res, server.EventFor(conn, 0), "the server must still greet later clients after "+after)

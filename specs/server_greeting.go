@@ -54,7 +54,8 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 		server := StartServer(0)
 		conn := server.Dial()
 		quiet := conn.ReadFor(server.Idle / 3)
-		Expect(quiet.Data).To(BeEmpty(), "the server sent %s before the name had ended (nothing sent yet); it must not send any byte before the name has ended", quiet)
+		Expect(quiet.Data).To(BeEmpty(), "the server sent %d bytes %q before the name had ended (nothing sent yet); it must not send any byte before the name has ended: %s",
+			len(quiet.Data), quiet.Data, quiet)
 		sendName(conn, fixtureName("ascii").Bytes)
 		expectGreeted(conn, Settings.WaitTimeout, "once end of stream has ended the name the server must greet")
 	})
@@ -67,8 +68,8 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 			expectProbeOK(conn, conn.Send(name[:half], Settings.WaitTimeout), "the name had ended", "sending the first part of the name")
 			quiet := conn.ReadFor(server.Idle / 3)
 			Expect(quiet.Data).To(BeEmpty(),
-				"the server sent %s before the name had ended (%d of %d bytes sent, no end of stream, less than T of silence); it must not send any byte while the name is incomplete",
-				quiet, half, len(name))
+				"the server sent %d bytes %q before the name had ended (%d of %d bytes sent, no end of stream, less than T of silence); it must not send any byte while the name is incomplete: %s",
+				len(quiet.Data), quiet.Data, half, len(name), quiet)
 			sendName(conn, name[half:])
 			expectGreeted(conn, Settings.WaitTimeout, "once end of stream has ended the name the server must greet")
 		},
@@ -103,15 +104,15 @@ var _ = DescribeRequirement("SRV-NAME-1", func() {
 			server := StartServer(0)
 			conn := server.Dial()
 			pieces := splitPieces(name, 3)
-			expectProbeOK(conn, conn.SendPiecesQuietPeer(pieces, Settings.Gap, Settings.WaitTimeout),
+			expectProbeOK(conn, conn.SendPiecesWhileOpen(pieces, Settings.Gap, Settings.WaitTimeout),
 				"the name had ended", "sending the name in pieces")
 			expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing after the name")
 			conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 			Expect(conn.Close()).To(Succeed())
 			ev := server.EventFor(conn, 0)
 			Expect(ev.GetNameRaw()).To(Equal(name),
-				"the server must accumulate the name across reads and report all %d bytes written in %d pieces %v apart: %s",
-				len(name), len(pieces), Settings.Gap, describeEvent(ev))
+				"the server reported a name of %d bytes (% x) for %d bytes written in %d pieces %v apart; it must accumulate the name across reads: %s",
+				len(ev.GetNameRaw()), ev.GetNameRaw(), len(name), len(pieces), Settings.Gap, describeEvent(ev))
 		},
 		splittableNameEntries(),
 	)

@@ -106,16 +106,17 @@ func (c *Conn) SendPieces(pieces [][]byte, gap, timeout time.Duration) error {
 	return c.sendPieces(pieces, gap, timeout, false)
 }
 
-// SendPiecesQuietPeer is SendPieces for a peer that must stay silent until
-// every piece has arrived, as a server must until a name has ended: before
-// each piece after the first it looks, without waiting or consuming, whether
-// the peer has sent a byte, ended its stream or reset the connection, and
-// if so sends nothing more and returns a *PeerError saying so.
-func (c *Conn) SendPiecesQuietPeer(pieces [][]byte, gap, timeout time.Duration) error {
+// SendPiecesWhileOpen is SendPieces for a peer that must keep the
+// connection open until every piece has arrived, as a server must until a
+// name has ended: before each piece after the first it looks, without
+// waiting or consuming, whether the peer has ended its stream or reset the
+// connection, and if so sends nothing more and returns a *PeerError saying
+// so (with any reply the peer sent before).
+func (c *Conn) SendPiecesWhileOpen(pieces [][]byte, gap, timeout time.Duration) error {
 	return c.sendPieces(pieces, gap, timeout, true)
 }
 
-func (c *Conn) sendPieces(pieces [][]byte, gap, timeout time.Duration, quiet bool) error {
+func (c *Conn) sendPieces(pieces [][]byte, gap, timeout time.Duration, whileOpen bool) error {
 	total, sent := 0, 0
 	for _, p := range pieces {
 		total += len(p)
@@ -133,7 +134,7 @@ func (c *Conn) sendPieces(pieces [][]byte, gap, timeout time.Duration, quiet boo
 				return fmt.Errorf("wire: send pieces: %w", net.ErrClosed)
 			}
 		}
-		if i > 0 && quiet && c.PeerActed() {
+		if i > 0 && whileOpen && c.PeerEnded() {
 			return c.peerError("send pieces", sent, total, nil)
 		}
 		if err := c.write("send pieces", p, timeout); err != nil {

@@ -13,10 +13,10 @@ import (
 // the peer did, then which local call failed and how, so a failure report
 // blames the implementation's action, not the harness's syscall.
 //
-// Send, SendPieces, SendPiecesQuietPeer and CloseWrite return a *PeerError
+// Send, SendPieces, SendPiecesWhileOpen and CloseWrite return a *PeerError
 // when the kernel reports the connection reset (ECONNRESET, EPIPE,
-// ENOTCONN) without this side having closed it, and SendPiecesQuietPeer also
-// when the peer sent a byte or closed before all pieces were written.
+// ENOTCONN) without this side having closed it, and SendPiecesWhileOpen
+// also when the peer ended its stream before all pieces were written.
 type PeerError struct {
 	// Op is what this side was doing: "send", "send pieces" or
 	// "close-write".
@@ -31,8 +31,8 @@ type PeerError struct {
 	// Sent and Total count the bytes of this side's pending data that went
 	// out; both are 0 for a half-close.
 	Sent, Total int
-	// Err is the local error, nil when SendPiecesQuietPeer stopped on its
-	// own because the peer was no longer silent.
+	// Err is the local error, nil when SendPiecesWhileOpen stopped on its
+	// own because the peer had ended its stream.
 	Err error
 }
 
@@ -131,8 +131,8 @@ func (c *Conn) peerError(op string, sent, total int, err error) *PeerError {
 	unread, state := c.peek()
 	e := &PeerError{Op: op, Sent: sent, Total: total, Err: err,
 		Received: append(c.t.Received(), unread...)}
-	// A local error means a reset: the kernel then reports a read of
-	// nothing as end of stream, so only a FIN read earlier shows a close.
+	// A local error means a reset, after which the socket no longer shows
+	// whether a FIN came first: only a FIN read earlier shows a close then.
 	e.Reset = err != nil || state == EndReset
 	e.Closed = c.sawEOF() || (err == nil && state == EndEOF)
 	detail := e.PeerAction("peer") + fmt.Sprintf(" before this side's %s had finished", op)
@@ -153,9 +153,9 @@ func (c *Conn) sawEOF() bool {
 	return false
 }
 
-// PeerActed reports, without waiting or consuming anything, whether the peer
-// has sent a byte not yet read, ended its stream or reset the connection.
-func (c *Conn) PeerActed() bool {
-	unread, state := c.peek()
-	return len(unread) > 0 || state == EndEOF || state == EndReset
+// PeerEnded reports, without waiting or consuming anything, whether the
+// peer has ended its stream (FIN) or reset the connection.
+func (c *Conn) PeerEnded() bool {
+	_, state := c.peek()
+	return state == EndEOF || state == EndReset
 }

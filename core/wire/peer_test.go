@@ -36,7 +36,10 @@ func replyAndReset(t *testing.T) (client, server *Conn) {
 	expectEnd(t, server, server.ReadUntilEnd(2, wait), EndNone, "if")
 	mustSend(t, client, []byte("!"))
 	// Wait until the byte is there, unread, so the close below resets.
-	for deadline := time.Now().Add(wait); !server.PeerActed() && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); {
+		if unread, _ := server.peek(); len(unread) > 0 {
+			break
+		}
 		time.Sleep(time.Millisecond)
 	}
 	if err := server.Close(); err != nil {
@@ -85,7 +88,7 @@ func TestCloseWriteAfterPeerResetIsPeerError(t *testing.T) {
 	}
 }
 
-func TestSendPiecesQuietPeerStopsWhenPeerReplies(t *testing.T) {
+func TestSendPiecesWhileOpenStopsWhenPeerRepliesAndCloses(t *testing.T) {
 	client, server := pair(t)
 	go func() {
 		if server.ReadUntilEnd(1, wait).End == EndNone {
@@ -93,40 +96,55 @@ func TestSendPiecesQuietPeerStopsWhenPeerReplies(t *testing.T) {
 			_ = server.CloseWrite()
 		}
 	}()
-	err := client.SendPiecesQuietPeer([][]byte{[]byte("A"), []byte("s"), []byte("if")}, 200*time.Millisecond, wait)
+	err := client.SendPiecesWhileOpen([][]byte{[]byte("A"), []byte("s"), []byte("if")}, 200*time.Millisecond, wait)
 	var pe *PeerError
-	if !errors.As(err, &pe) || pe.Err != nil || pe.Reset {
-		t.Fatalf("SendPiecesQuietPeer: %v (%T), want a *PeerError without a local error\n%s", err, err, client.Transcript())
+	if !errors.As(err, &pe) || pe.Err != nil || pe.Reset || !pe.Closed {
+		t.Fatalf("SendPiecesWhileOpen: %v (%T), want a *PeerError without a local error\n%s", err, err, client.Transcript())
 	}
 	if string(pe.Received) != "welcome" || pe.Sent != 1 || pe.Total != 4 {
 		t.Fatalf("PeerError %+v, want the reply received after 1 of 4 bytes", pe)
 	}
-	if got := pe.Describe("the server", "the name had ended"); got != `the server replied (7 bytes "welcome") before the name had ended (sending stopped after 1 of 4 bytes)` {
+	if got := pe.Describe("the server", "the name had ended"); got != `the server replied (7 bytes "welcome") and closed the connection before the name had ended (sending stopped after 1 of 4 bytes)` {
 		t.Fatalf("Describe = %q", got)
 	}
 	expectEnd(t, client, client.ReadUntilEnd(0, wait), EndEOF, "welcome")
 }
 
-func TestSendPiecesQuietPeerStopsWhenPeerCloses(t *testing.T) {
+func TestSendPiecesWhileOpenStopsWhenPeerCloses(t *testing.T) {
 	client, server := pair(t)
 	go func() {
 		if server.ReadUntilEnd(1, wait).End == EndNone {
 			_ = server.CloseWrite()
 		}
 	}()
-	err := client.SendPiecesQuietPeer([][]byte{[]byte("A"), []byte("sif")}, 200*time.Millisecond, wait)
+	err := client.SendPiecesWhileOpen([][]byte{[]byte("A"), []byte("sif")}, 200*time.Millisecond, wait)
 	var pe *PeerError
 	if !errors.As(err, &pe) || !pe.Closed || len(pe.Received) != 0 {
-		t.Fatalf("SendPiecesQuietPeer: %v (%T), want a *PeerError for a close\n%s", err, err, client.Transcript())
+		t.Fatalf("SendPiecesWhileOpen: %v (%T), want a *PeerError for a close\n%s", err, err, client.Transcript())
 	}
 	if got := pe.PeerAction("the server"); got != "the server closed the connection" {
 		t.Fatalf("PeerAction = %q", got)
 	}
 }
 
-func TestSendPiecesQuietPeerSendsAllToSilentPeer(t *testing.T) {
+// A reply alone does not stop the pieces: whether it came too early is for
+// the caller to judge from what it reads.
+func TestSendPiecesWhileOpenSendsAllWhilePeerStaysOpen(t *testing.T) {
 	client, server := pair(t)
-	if err := client.SendPiecesQuietPeer([][]byte{[]byte("A"), []byte("sif")}, 10*time.Millisecond, wait); err != nil {
+	mustSend(t, server, []byte("early"))
+	if err := client.SendPiecesWhileOpen([][]byte{[]byte("A"), []byte("sif")}, 10*time.Millisecond, wait); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	expectEnd(t, server, server.ReadUntilEnd(0, wait), EndEOF, "Asif")
+	expectEnd(t, client, client.ReadUntilEnd(5, wait), EndNone, "early")
+}
+
+func TestSendPiecesWhileOpenSendsAllToSilentPeer(t *testing.T) {
+	client, server := pair(t)
+	if err := client.SendPiecesWhileOpen([][]byte{[]byte("A"), []byte("sif")}, 10*time.Millisecond, wait); err != nil {
 		t.Fatal(err)
 	}
 	if err := client.CloseWrite(); err != nil {

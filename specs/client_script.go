@@ -102,11 +102,13 @@ func expectReply(resp *contract.GreetResponse, r fixtures.Reply) {
 	GinkgoHelper()
 	wantClass := "ERROR_CLASS_" + r.ExpectClass
 	Expect(resp.GetErrorClass().String()).To(Equal(wantClass),
-		"%s: the client must report %s (it said %q)", r.Why, wantClass, resp.GetError())
+		"%s: the client reported %s (it said %q); it must report %s", r.Why, resp.GetErrorClass(), resp.GetError(), wantClass)
 	Expect(string(resp.GetReply())).To(Equal(string(r.ExpectReply)),
-		"%s: the client must return exactly the %d reply bytes %q", r.Why, len(r.ExpectReply), r.ExpectReply)
+		"%s: the client returned %d reply bytes %q; it must return exactly the %d reply bytes %q",
+		r.Why, len(resp.GetReply()), shortBytes(resp.GetReply()), len(r.ExpectReply), shortBytes(r.ExpectReply))
 	Expect(resp.GetShown()).To(Equal(r.ExpectShown),
-		"%s: the client must show the reply decoded with one U+FFFD per maximal subpart", r.Why)
+		"%s: the client showed the reply as %+q; it must show it decoded with one U+FFFD per maximal subpart, %+q",
+		r.Why, resp.GetShown(), r.ExpectShown)
 }
 
 // replyRequirement assigns each case of replies.json to the requirement its

@@ -39,3 +39,12 @@ func dialFailure(addr string, err error) string {
 	}
 	return fmt.Sprintf("the server could not be reached at %s: %v", addr, err)
 }
+
+// shortBytes returns b, or its first 64 bytes followed by "...", for a
+// failure message that must stay readable whatever the implementation sent.
+func shortBytes(b []byte) string {
+	if len(b) <= 64 {
+		return string(b)
+	}
+	return string(b[:64]) + "..."
+}

@@ -21,7 +21,8 @@ var _ = DescribeRequirement("SRV-LIMIT-1", func() {
 			Expect(conn.Close()).To(Succeed())
 			ev := server.EventFor(conn, 0)
 			Expect(len(ev.GetNameRaw())).To(Equal(l.NameBytes),
-				"of %d bytes sent the name must be the first %d, no later byte: %s", l.TotalBytes, l.NameBytes, describeEvent(ev))
+				"the server took a name of %d bytes of the %d sent; it must take the first %d, no later byte: %s",
+				len(ev.GetNameRaw()), l.TotalBytes, l.NameBytes, describeEvent(ev))
 			Expect(ev.GetNameRaw()).To(Equal(l.NameRaw),
 				"of %d bytes sent the name must be exactly the first %d", l.TotalBytes, l.NameBytes)
 			Expect(ev.GetName()).To(Equal(string(l.NameRaw)),

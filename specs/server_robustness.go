@@ -80,8 +80,8 @@ var _ = DescribeRequirement("SRV-LOG-2", func() {
 		func(c fixtures.Name) {
 			ev := loggedEvent(c)
 			Expect(controlCharacters(ev.GetLogLine())).To(BeEmpty(),
-				"the log line must stay one line free of control characters: the name's must be escaped (%s); log line %+q",
-				c.Why, ev.GetLogLine())
+				"the server logged the name's %v raw in the log line %+q; it must escape them so that the line stays one line free of control characters (%s)",
+				controlCharacters(ev.GetLogLine()), ev.GetLogLine(), c.Why)
 			expectLoggedAsIs(ev)
 		},
 		fixtureEntries(fixtures.ControlNames(), func(c fixtures.Name) string { return c.ID }),
@@ -91,7 +91,7 @@ var _ = DescribeRequirement("SRV-LOG-2", func() {
 		func(c fixtures.Name) {
 			ev := loggedEvent(c)
 			Expect(controlCharacters(ev.GetLogLine())).To(BeEmpty(),
-				"the log line must be free of control characters; log line %+q", ev.GetLogLine())
+				"the server logged %v raw in the log line %+q; it must be free of control characters", controlCharacters(ev.GetLogLine()), ev.GetLogLine())
 			expectLoggedAsIs(ev)
 		},
 		fixtureEntries(namesToLog(), func(c fixtures.Name) string { return c.ID }),
@@ -132,7 +132,7 @@ func expectLoggedAsIs(ev *contract.ConnectionEvent) {
 	for _, run := range strings.FieldsFunc(ev.GetName(), isControl) {
 		i := strings.Index(rest, run)
 		Expect(i).NotTo(BeNumerically("<", 0),
-			"the log line must contain %+q of the name %+q as it is, after the name's earlier characters; log line %+q",
+			"the server changed %+q of the name %+q in the log line %+q; it must log it as it is (only control characters, U+2028 and U+2029 may be escaped)",
 			run, ev.GetName(), line)
 		rest = rest[i+len(run):]
 	}

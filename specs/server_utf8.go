@@ -54,8 +54,8 @@ var _ = DescribeRequirement("SRV-UTF8-4", func() {
 			conn := exchangeForEvent(server, c.Bytes)
 			ev := server.EventFor(conn, 0)
 			Expect(tail(ev.GetName(), 8)).To(HaveSuffix(c.DecodedTail),
-				"the decoded name must end in %+q: a character cut at byte 1024 becomes one U+FFFD and is never completed from later bytes (%s)",
-				c.DecodedTail, c.Why)
+				"the server decoded the name to one ending in %+q (%d bytes taken); it must end in %+q: a character cut at byte 1024 becomes one U+FFFD and is never completed from later bytes (%s)",
+				tail(ev.GetName(), 8), len(ev.GetNameRaw()), c.DecodedTail, c.Why)
 			Expect(ev.GetNameRaw()).To(equalBytes(c.NameRaw),
 				"the name must be exactly the first %d bytes sent, with no byte past the limit (%s)", len(c.NameRaw), c.Why)
 			Expect(ev.GetName()).To(Equal(contract.DecodeUTF8(c.NameRaw)),
@@ -142,7 +142,7 @@ func expectDecodedAs(name []byte, want, rule string) {
 	ev := server.EventFor(conn, 0)
 	Expect(ev.GetNameRaw()).To(equalBytes(name),
 		"the server must take the name's bytes as sent: %s", describeEvent(ev))
-	Expect(ev.GetName()).To(Equal(want), "%s: %s", rule, describeEvent(ev))
+	Expect(ev.GetName()).To(Equal(want), "the server decoded % x to %+q; %s, %+q: %s", name, ev.GetName(), rule, want, describeEvent(ev))
 }
 
 // expectReplyAsSent checks that a probe received a reply, and exactly the bytes
@@ -151,7 +151,7 @@ func expectDecodedAs(name []byte, want, rule string) {
 // every requirement that needs a client to be greeted.
 func expectReplyAsSent(server *ServerUnderTest, res wire.Result, ev *contract.ConnectionEvent, what string) {
 	GinkgoHelper()
-	Expect(res.Data).NotTo(BeEmpty(), "%s: %s", what, res)
+	Expect(res.Data).NotTo(BeEmpty(), "the server sent nothing (%s); %s", res, what)
 	if !server.ObservesReplies() {
 		return // only the arrival can be checked
 	}

@@ -97,6 +97,14 @@ type ServerFaults struct {
 	// \x and the two low hex digits of the code point: over-escaped, and
 	// wrongly (U+200B becomes \x0b).
 	LogEscapeNonPrintable bool
+	// ResetAfterGreeting closes every connection with RST (SO_LINGER 0)
+	// right after the greeting, instead of half-closing, draining and
+	// closing with FIN.
+	ResetAfterGreeting bool
+	// MixConcurrentNames reports, for a connection whose name ends while
+	// another connection is open, the name the previous such connection
+	// ended with, as a server that keeps the name in one shared variable.
+	MixConcurrentNames bool
 	// LogRawSeparators escapes control characters but logs U+2028 and
 	// U+2029 raw, as an escaper written for the control ranges alone does.
 	LogRawSeparators bool
@@ -113,6 +121,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	seq      sync.Mutex // held per connection when Sequential
 	active   int
+	shared   string // the last name, when MixConcurrentNames
 }
 
 // Describe names the fault.
@@ -226,6 +235,13 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) (*contract.Connect
 		return ev, errDie
 	}
 	ev.Name = s.decode(name)
+	if f.MixConcurrentNames {
+		s.mu.Lock()
+		if s.active > 1 {
+			ev.Name, s.shared = s.shared, ev.Name
+		}
+		s.mu.Unlock()
+	}
 	if !f.NoLog {
 		format, logged := "connected with: %s %s", contract.EscapeLogName(ev.Name)
 		if f.LogFormat != "" {
@@ -263,6 +279,9 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) (*contract.Connect
 		}
 	}
 	switch {
+	case f.ResetAfterGreeting:
+		_ = conn.SetLinger(0)
+		return ev, nil
 	case f.AbruptClose:
 		return ev, nil
 	case f.NoClose:

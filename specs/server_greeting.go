@@ -236,8 +236,11 @@ func sendName(conn *wire.Conn, b []byte) {
 	if !sendBytes(conn, b) {
 		return
 	}
-	if len(b) > contract.MaxNameBytes {
-		_ = conn.CloseWrite() // see sendBytes
+	if len(b) >= contract.MaxNameBytes {
+		// The name ended at its 1024th byte: a server may already have
+		// greeted and closed, so how the half-close fares is SRV-GREET-3's
+		// and SRV-CLOSE-1's question (see sendBytes).
+		_ = conn.CloseWrite()
 		return
 	}
 	expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing after the name")

@@ -15,17 +15,17 @@ func init() {
 			Summary: "sends a UTF-8 byte order mark before the name",
 			Client:  &ClientFaults{BOM: true}},
 		{Name: "latin1-encoding", Kills: []string{"CLI-SEND-1", "CLI-LIMIT-1"},
-			Expect:  expect("CLI-SEND-1", `, got [0-9a-f]`, "CLI-LIMIT-1", `the server got \d+ bytes`),
+			Expect:  expect("CLI-SEND-1", `, got [0-9a-f]`, "CLI-LIMIT-1", `(the server got \d+ bytes|but it connected)`),
 			Summary: "encodes the name as ISO-8859-1; a non-ASCII name of 1024 UTF-8 bytes is then not sent whole either",
 			Client:  &ClientFaults{Latin1: true}},
 
 		{Name: "composes-accents", Kills: []string{"CLI-SEND-1", "CLI-LIMIT-1"},
-			Expect: expect("CLI-SEND-1", `got .*(c3 a9|c3 ab|c3 a0)`, "CLI-LIMIT-1", `the server got \d+ bytes`),
+			Expect: expect("CLI-SEND-1", `got .*(c3 a9|c3 ab|c3 a0)`, "CLI-LIMIT-1", `(the server got \d+ bytes|but it connected)`),
 			Summary: "composes e + U+0301 and the like into precomposed characters (a partial NFC normalisation); " +
 				"a decomposed name of 1024 bytes is then not sent whole either",
 			Client: &ClientFaults{ComposeAccents: true}},
 		{Name: "strips-format-characters", Kills: []string{"CLI-SEND-1", "CLI-LIMIT-1"},
-			Expect:  expect("CLI-SEND-1", `, got `, "CLI-LIMIT-1", `the server got \d+ bytes`),
+			Expect:  expect("CLI-SEND-1", `, got `, "CLI-LIMIT-1", `(the server got \d+ bytes|but it connected)`),
 			Summary: "drops zero-width, bidirectional and other format characters (U+200B, U+FEFF, U+00AD, ...) from the name; a name of 1024 bytes with them is then not sent whole either",
 			Client:  &ClientFaults{StripFormat: true}},
 

@@ -16,6 +16,7 @@ import (
 	"github.com/greetspec/greetspec/plugins/builtin"
 	execadapter "github.com/greetspec/greetspec/plugins/exec"
 	"github.com/greetspec/greetspec/specs"
+	"github.com/greetspec/greetspec/specs/report"
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 	"github.com/spf13/cobra"
@@ -35,11 +36,13 @@ type runOptions struct {
 
 	idleTimeout, waitTimeout, gap, startTimeout time.Duration
 
-	labelFilter, focus, skip   string
-	failFast, verbose, noRepro bool
-	jsonReport, junitReport    string
-	seed                       int64
-	pluginLog                  bool
+	labelFilter, focus, skip      string
+	failFast, verbose, noRepro    bool
+	jsonReport, junitReport       string
+	htmlReport                    string
+	expectFailures, writeExpected string
+	seed                          int64
+	pluginLog                     bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -107,6 +110,9 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.BoolVar(&o.noRepro, "no-repro", false, "do not print a repro command for each failed requirement")
 	f.StringVar(&o.jsonReport, "json-report", "", "also write Ginkgo's JSON report to this file")
 	f.StringVar(&o.junitReport, "junit-report", "", "also write a JUnit XML report to this file")
+	f.StringVar(&o.htmlReport, "report-html", "", "also write a self-contained HTML report (verdict table, failures with transcripts and repro commands) to this file")
+	f.StringVar(&o.expectFailures, "expect-failures", "", "file listing requirement IDs known to fail (# comments allowed): the run succeeds exactly when its failures match the list; an unexpected failure or pass fails it")
+	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
 	return cmd
@@ -142,6 +148,12 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return usageErr("cannot find greetspec's own executable: %v", err)
+	}
+	var expected map[string]bool
+	if o.expectFailures != "" {
+		if expected, err = report.ReadExpected(o.expectFailures); err != nil {
+			return usageErr("--expect-failures: %v", err)
+		}
 	}
 
 	s := specs.DefaultConfig()
@@ -208,6 +220,17 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	if !o.noRepro {
 		writeRepro(out, verdicts, o)
 	}
+	if err := o.writeReports(verdicts); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if expected != nil {
+		e := report.CheckExpected(verdicts, expected)
+		fmt.Fprintln(out, e.String())
+		if !e.Met() {
+			return &exitError{code: 1}
+		}
+		passed, t.failed = true, false // every failure was expected
+	}
 	if !passed || t.failed {
 		return &exitError{code: 1}
 	}
@@ -215,6 +238,54 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		return usageErr("no spec matched the filters: nothing was tested")
 	}
 	return nil
+}
+
+// writeReports writes the HTML report and the expected-failure list, if
+// asked for.
+func (o *runOptions) writeReports(verdicts []specs.Verdict) error {
+	if o.htmlReport != "" {
+		tested := map[string]string{"server": orNone(o.server), "client": orNone(o.client)}
+		switch {
+		case o.serverCmd != "":
+			tested["server"] = "program: " + o.serverCmd
+		case o.target != "":
+			tested["server"] = "running at " + o.target
+		}
+		if o.clientCmd != "" {
+			tested["client"] = "program: " + o.clientCmd
+		}
+		run := report.Run{
+			Title:  "greetspec conformance",
+			Tested: tested,
+			Settings: map[string]string{
+				"T (idle timeout)": o.idleTimeout.String(), "wait timeout": o.waitTimeout.String(), "gap": o.gap.String(),
+			},
+			Verdicts: verdicts,
+			Repro:    func(v specs.Verdict) string { return reproCommand(v, o) },
+		}
+		if err := writeFile(o.htmlReport, func(w io.Writer) error { return report.WriteHTML(w, run) }); err != nil {
+			return fmt.Errorf("--report-html: %w", err)
+		}
+	}
+	if o.writeExpected != "" {
+		if err := writeFile(o.writeExpected, func(w io.Writer) error { return report.WriteExpected(w, verdicts) }); err != nil {
+			return fmt.Errorf("--write-expected-failures: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFile writes path through fn.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // resolveRoles turns the plugin, program and target flags into one plugin
@@ -390,38 +461,44 @@ func writeRepro(w io.Writer, vs []specs.Verdict, o *runOptions) {
 			fmt.Fprintln(w, "\nTo run a failed requirement again:")
 			first = false
 		}
-		var parts []string
-		parts = append(parts, "greetspec run")
-		switch {
-		case v.Requirement.Role == "server" && o.serverCmd != "":
-			parts = append(parts, "--server-cmd "+shellQuote(o.serverCmd))
-			if o.serverLogPattern != "" {
-				parts = append(parts, "--server-log-pattern "+shellQuote(o.serverLogPattern))
-			}
-		case v.Requirement.Role == "server" && o.target != "":
-			parts = append(parts, "--target "+shellQuote(o.target))
-		case v.Requirement.Role == "server" && o.server != "":
-			parts = append(parts, "--server "+shellQuote(o.server))
-		case v.Requirement.Role == "client" && o.clientCmd != "":
-			parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
-			if o.clientReplyPattern != "" {
-				parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
-			}
-		case v.Requirement.Role == "client" && o.client != "":
-			parts = append(parts, "--client "+shellQuote(o.client))
-		}
-		if o.execDir != "" && ((v.Requirement.Role == "server" && o.serverCmd != "") || (v.Requirement.Role == "client" && o.clientCmd != "")) {
-			parts = append(parts, "--cmd-dir "+shellQuote(o.execDir))
-		}
-		if o.idleTimeout != specs.DefaultConfig().IdleTimeout {
-			parts = append(parts, "--idle-timeout "+o.idleTimeout.String())
-		}
-		if o.waitTimeout != specs.DefaultConfig().WaitTimeout {
-			parts = append(parts, "--wait-timeout "+o.waitTimeout.String())
-		}
-		parts = append(parts, "--label-filter "+v.Requirement.ID, "-v")
-		fmt.Fprintf(w, "  %s\n", strings.Join(parts, " "))
+		fmt.Fprintf(w, "  %s\n", reproCommand(v, o))
 	}
+}
+
+// reproCommand returns the command that runs v's specs again with the same
+// implementation and settings.
+func reproCommand(v specs.Verdict, o *runOptions) string {
+	var parts []string
+	parts = append(parts, "greetspec run")
+	switch {
+	case v.Requirement.Role == "server" && o.serverCmd != "":
+		parts = append(parts, "--server-cmd "+shellQuote(o.serverCmd))
+		if o.serverLogPattern != "" {
+			parts = append(parts, "--server-log-pattern "+shellQuote(o.serverLogPattern))
+		}
+	case v.Requirement.Role == "server" && o.target != "":
+		parts = append(parts, "--target "+shellQuote(o.target))
+	case v.Requirement.Role == "server" && o.server != "":
+		parts = append(parts, "--server "+shellQuote(o.server))
+	case v.Requirement.Role == "client" && o.clientCmd != "":
+		parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
+		if o.clientReplyPattern != "" {
+			parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
+		}
+	case v.Requirement.Role == "client" && o.client != "":
+		parts = append(parts, "--client "+shellQuote(o.client))
+	}
+	if o.execDir != "" && ((v.Requirement.Role == "server" && o.serverCmd != "") || (v.Requirement.Role == "client" && o.clientCmd != "")) {
+		parts = append(parts, "--cmd-dir "+shellQuote(o.execDir))
+	}
+	if o.idleTimeout != specs.DefaultConfig().IdleTimeout {
+		parts = append(parts, "--idle-timeout "+o.idleTimeout.String())
+	}
+	if o.waitTimeout != specs.DefaultConfig().WaitTimeout {
+		parts = append(parts, "--wait-timeout "+o.waitTimeout.String())
+	}
+	parts = append(parts, "--label-filter "+v.Requirement.ID, "-v")
+	return strings.Join(parts, " ")
 }
 
 func shellQuote(s string) string {

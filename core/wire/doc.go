@@ -57,6 +57,10 @@
 //     while the next write fails with ECONNRESET or EPIPE, which [Classify]
 //     maps to [EndReset].
 //
+// Bytes the resetting side had not yet transmitted are discarded with the
+// RST. Loopback transmits at once, but other links and other systems may lose
+// data this way, which is why the protocol asks for an orderly close.
+//
 // # Failures the peer caused
 //
 // When a send or a half-close fails because the peer had already replied,
@@ -68,8 +72,4 @@
 // so that a failure report blames the implementation's action rather than
 // the harness's syscall. [Conn.SendPiecesWhileOpen] also stops, with a
 // PeerError, as soon as the peer has ended its stream between pieces.
-//
-// Bytes the resetting side had not yet transmitted are discarded with the
-// RST. Loopback transmits at once, but other links and other systems may lose
-// data this way, which is why the protocol asks for an orderly close.
 package wire

@@ -28,6 +28,8 @@ import (
 type runOptions struct {
 	server, client string
 
+	attachServer, attachClient string
+
 	serverCmd, clientCmd, serverLogPattern, clientReplyPattern, execDir string
 	readyTimeout                                                        time.Duration
 
@@ -41,6 +43,7 @@ type runOptions struct {
 	jsonReport, junitReport       string
 	htmlReport                    string
 	expectFailures, writeExpected string
+	flake                         flakeOptions
 	seed                          int64
 	pluginLog                     bool
 }
@@ -90,6 +93,8 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "server plugin under test (builtin:NAME or a command line)")
 	f.StringVar(&o.client, "client", "", "client plugin under test (builtin:NAME or a command line)")
+	f.StringVar(&o.attachServer, "attach-server", "", "test a server plugin started by hand with "+contract.AttachEnv+"=1 (in an IDE or under a debugger): the JSON details it printed, or @FILE")
+	f.StringVar(&o.attachClient, "attach-client", "", "test a client plugin started by hand with "+contract.AttachEnv+"=1: the JSON details it printed, or @FILE")
 	f.StringVar(&o.serverCmd, "server-cmd", "", "test an existing server program: command template with {host}, {port}, {addr}, {idle_timeout_ms}")
 	f.StringVar(&o.serverLogPattern, "server-log-pattern", "", "regexp with groups addr and name matching the wrapped server's log line (default: the tutorial's 'connected with:' line)")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Second, "how long a wrapped server program may take to open its port")
@@ -115,6 +120,7 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	o.flake.register(cmd)
 	return cmd
 }
 
@@ -131,6 +137,31 @@ func (t *fakeT) Fail() { t.failed = true }
 
 func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	out := cmd.OutOrStdout()
+	if o.flake.rerunFailed != "" {
+		filter, err := failedFilter(o.flake.rerunFailed)
+		if err != nil {
+			return usageErr("--rerun-failed: %v", err)
+		}
+		if o.labelFilter != "" {
+			filter = "(" + o.labelFilter + ") && (" + filter + ")"
+		}
+		o.labelFilter = filter
+		fmt.Fprintf(out, "greetspec: running again the requirements that failed in %s: %s\n", o.flake.rerunFailed, filter)
+	}
+	if o.flake.repeat < 1 || o.flake.repeat > 100000 {
+		return usageErr("--repeat %d: want 1..100000", o.flake.repeat)
+	}
+	if o.flake.repeat > 1 || o.flake.untilFails {
+		n := o.flake.repeat
+		if o.flake.untilFails && !cmd.Flags().Changed("repeat") {
+			n = 100
+		}
+		args := os.Args[2:] // after "greetspec run"
+		if o.flake.rerunFailed != "" {
+			args = append(withoutFlag(args, "rerun-failed"), "--label-filter", o.labelFilter)
+		}
+		return runRepeated(out, args, n, o.flake.untilFails)
+	}
 	if err := o.resolveRoles(); err != nil {
 		return err
 	}
@@ -301,11 +332,17 @@ func (o *runOptions) resolveRoles() error {
 		}
 		return n
 	}
-	if count(o.server, o.serverCmd, o.target) > 1 {
-		return usageErr("give at most one of --server, --server-cmd and --target")
+	if count(o.server, o.serverCmd, o.target, o.attachServer) > 1 {
+		return usageErr("give at most one of --server, --server-cmd, --attach-server and --target")
 	}
-	if count(o.client, o.clientCmd) > 1 {
-		return usageErr("give at most one of --client and --client-cmd")
+	if count(o.client, o.clientCmd, o.attachClient) > 1 {
+		return usageErr("give at most one of --client, --client-cmd and --attach-client")
+	}
+	if o.attachServer != "" {
+		o.server = host.AttachPrefix + o.attachServer
+	}
+	if o.attachClient != "" {
+		o.client = host.AttachPrefix + o.attachClient
 	}
 	if count(o.server, o.serverCmd, o.target, o.client, o.clientCmd) == 0 {
 		o.server, o.client = "builtin:reference", "builtin:reference"

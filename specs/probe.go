@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/wire"
 	. "github.com/onsi/ginkgo/v2"
 )
@@ -47,4 +48,13 @@ func shortBytes(b []byte) string {
 		return string(b)
 	}
 	return string(b[:64]) + "..."
+}
+
+// bytesTaken says, where the channel carries the raw name, how many bytes
+// the server took as the name: " (N bytes taken)", or "".
+func bytesTaken(server *ServerUnderTest, ev *contract.ConnectionEvent) string {
+	if !server.ObservesRaw() {
+		return ""
+	}
+	return fmt.Sprintf(" (%d bytes taken)", len(ev.GetNameRaw()))
 }

@@ -197,8 +197,11 @@ func TestUsageAndSetupErrors(t *testing.T) {
 		{"bad template", []string{"run", "--server-cmd", "prog {nope}"}, "--server-cmd"},
 		{"nothing selected", []string{"run", "--label-filter", "no-such-label"}, "no spec matched"},
 		{"bad ginkgo flag", []string{"run", "--", "--nope"}, "ginkgo flags after --"},
-		{"wrapped server crashes", []string{"run", "--server-cmd", "sh -c 'echo boom; exit 5'"}, "exit status 5"},
-		{"wrapped server never listens", []string{"run", "--server-cmd", "sleep 30", "--ready-timeout", "1s"}, "did not accept connections"},
+		{"wrapped server crashes", []string{"run", "--server-cmd", "sh -c 'echo boom; exit 5' sh {port}"}, "exit status 5"},
+		{"wrapped server never listens", []string{"run", "--server-cmd", "sh -c 'sleep 30' sh {port}", "--ready-timeout", "1s"}, "did not accept connections"},
+		{"wrapped server told no port", []string{"run", "--server-cmd", "sleep 30"}, "neither {port} nor {addr}"},
+		{"bad client outcome", []string{"run", "--client-cmd", "prog {addr}", "--client-outcome", "refused=0"}, "--client-outcome"},
+		{"client outcome alone", []string{"run", "--client-outcome", "refused=3"}, "--client-outcome needs --client-cmd"},
 		{"plugin lacks the role", []string{"run", "--client", "builtin:alt/eventloop-server"}, "does not offer the client role"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

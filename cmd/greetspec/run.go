@@ -7,12 +7,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/core/logline"
 	"github.com/greetspec/greetspec/plugins/builtin"
 	execadapter "github.com/greetspec/greetspec/plugins/exec"
 	"github.com/greetspec/greetspec/specs"
@@ -32,9 +34,10 @@ type runOptions struct {
 
 	serverCmd, clientCmd, serverLogPattern, clientReplyPattern, execDir string
 	readyTimeout                                                        time.Duration
+	clientOutcomes                                                      []string
 
-	target      string
-	allowRemote bool
+	target, targetLog, targetLogCmd string
+	allowRemote                     bool
 
 	idleTimeout, waitTimeout, gap, startTimeout time.Duration
 
@@ -66,7 +69,10 @@ Three ways to name what is tested:
                           an existing program, wrapped by the exec adapter:
                           --server-cmd 'python3 server.py {host} {port}'
                           --client-cmd 'python3 client.py {host} {port}'
-  --target HOST:PORT      a server that is already running (address mode)
+  --target HOST:PORT      a server that is already running (address mode);
+                          its T is taken to be --idle-timeout. Only the wire
+                          is observed, unless its log is followed with
+                          --target-log FILE or --target-log-cmd 'CMD ...'
 
 A plugin reference is either builtin:NAME (see 'greetspec plugins') or the
 command line of a go-plugin plugin executable, for example
@@ -98,12 +104,15 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.StringVar(&o.serverCmd, "server-cmd", "", "test an existing server program: command template with {host}, {port}, {addr}, {idle_timeout_ms}")
 	f.StringVar(&o.serverLogPattern, "server-log-pattern", "", "regexp with groups addr and name matching the wrapped server's log line (default: the tutorial's 'connected with:' line)")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Second, "how long a wrapped server program may take to open its port")
-	f.StringVar(&o.clientCmd, "client-cmd", "", "test an existing client program: command template with {host}, {port}, {addr}, {name} (without {name} the name goes to its standard input)")
-	f.StringVar(&o.clientReplyPattern, "client-reply-pattern", "", "regexp (group reply) finding the reply in the wrapped client's output (default: its last non-empty line, prompt removed)")
+	f.StringVar(&o.clientCmd, "client-cmd", "", "test an existing client program: command template with {host}, {port}, {addr}, {name}, {name_file}, {timeout_ms} (without {name} and {name_file} the name goes to its standard input; see plugins/exec/CONTRACT.md)")
+	f.StringVar(&o.clientReplyPattern, "client-reply-pattern", "", "regexp (group reply) finding the reply in the wrapped client's output (default: all of its standard output, leading prompt and one trailing line ending removed)")
+	f.StringArrayVar(&o.clientOutcomes, "client-outcome", nil, "CLASS=EXITCODE: the wrapped client's exit status EXITCODE means failure CLASS (name-too-long, refused, reset, closed-early, timeout, other); repeatable")
 	f.StringVar(&o.execDir, "cmd-dir", "", "working directory of wrapped programs (default: the current directory)")
-	f.StringVar(&o.target, "target", "", "test a server that is already running at host:port (greetspec starts nothing; server-side observations are reported as not observable)")
+	f.StringVar(&o.target, "target", "", "test a server that is already running at host:port (greetspec starts nothing; its idle timeout T is taken to be --idle-timeout; without a followed log only the wire is observed)")
+	f.StringVar(&o.targetLog, "target-log", "", "with --target: a file the running server logs to, followed from its end like tail -F (lines parsed with --server-log-pattern)")
+	f.StringVar(&o.targetLogCmd, "target-log-cmd", "", "with --target: a command whose output is the running server's log, e.g. 'journalctl -f -u NAME' or 'docker logs -f NAME' (no shell; killed at the end)")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --target that is not a loopback address")
-	f.DurationVar(&o.idleTimeout, "idle-timeout", d.IdleTimeout, "idle timeout T passed to the server under test")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", d.IdleTimeout, "idle timeout T passed to the server under test (with --target: the running server's own T)")
 	f.DurationVar(&o.waitTimeout, "wait-timeout", d.WaitTimeout, "bound on every wait for an outcome that should come promptly")
 	f.DurationVar(&o.gap, "gap", d.Gap, "pause between pieces of a name or reply written in pieces (keep well below --idle-timeout)")
 	f.DurationVar(&o.startTimeout, "start-timeout", d.StartTimeout, "bound on a plugin's start and handshake")
@@ -189,6 +198,7 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 
 	s := specs.DefaultConfig()
 	s.Server, s.Client, s.Self, s.Target = o.server, o.client, self, o.target
+	s.TargetLog, s.TargetLogCmd, s.TargetLogPattern = o.targetLog, o.targetLogCmd, o.serverLogPattern
 	s.IdleTimeout, s.WaitTimeout, s.Gap, s.StartTimeout = o.idleTimeout, o.waitTimeout, o.gap, o.startTimeout
 	if o.pluginLog {
 		s.PluginLog = os.Stderr
@@ -202,6 +212,12 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 			continue
 		}
 		if err := preflight(role.name, role.ref, self, s.StartTimeout); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+
+	if o.target != "" {
+		if err := preflightTarget(o.target, s.WaitTimeout); err != nil {
 			return &exitError{code: 2, err: err}
 		}
 	}
@@ -237,6 +253,12 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		server = "running at " + o.target + " (address mode)"
 	}
 	fmt.Fprintf(out, "greetspec: server %s, client %s, T=%v\n", server, orNone(o.client), o.idleTimeout)
+	if o.targetLog != "" || o.targetLogCmd != "" {
+		// Followed from here until ClosePlugins below.
+		if err := specs.PrepareTargetLog(); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("following the server's log: %w", err)}
+		}
+	}
 	gomega.RegisterFailHandler(Fail)
 	t := &fakeT{}
 	passed := RunSpecs(t, "greetspec conformance", suiteConfig, reporterConfig)
@@ -332,6 +354,9 @@ func (o *runOptions) resolveRoles() error {
 		}
 		return n
 	}
+	if len(o.clientOutcomes) > 0 && o.clientCmd == "" {
+		return usageErr("--client-outcome needs --client-cmd")
+	}
 	if count(o.server, o.serverCmd, o.target, o.attachServer) > 1 {
 		return usageErr("give at most one of --server, --server-cmd, --attach-server and --target")
 	}
@@ -343,6 +368,9 @@ func (o *runOptions) resolveRoles() error {
 	}
 	if o.attachClient != "" {
 		o.client = host.AttachPrefix + o.attachClient
+	}
+	if err := o.checkTargetLog(); err != nil {
+		return err
 	}
 	if count(o.server, o.serverCmd, o.target, o.client, o.clientCmd) == 0 {
 		o.server, o.client = "builtin:reference", "builtin:reference"
@@ -359,6 +387,7 @@ func (o *runOptions) resolveRoles() error {
 		execadapter.EnvReadyTimeout:       o.readyTimeout.String(),
 		execadapter.EnvClientCmd:          o.clientCmd,
 		execadapter.EnvClientReplyPattern: o.clientReplyPattern,
+		execadapter.EnvClientOutcomes:     strings.Join(o.clientOutcomes, ","),
 		execadapter.EnvDir:                o.execDir,
 	}
 	for k, v := range env {
@@ -373,7 +402,7 @@ func (o *runOptions) resolveRoles() error {
 		o.server = "builtin:exec"
 	}
 	if o.clientCmd != "" {
-		if _, err := execadapter.NewClient(execadapter.ClientConfig{Command: o.clientCmd, ReplyPattern: o.clientReplyPattern, Dir: o.execDir}); err != nil {
+		if _, err := execadapter.NewClient(execadapter.ClientConfig{Command: o.clientCmd, ReplyPattern: o.clientReplyPattern, Outcomes: o.clientOutcomes, Dir: o.execDir}); err != nil {
 			return usageErr("--client-cmd: %v", err)
 		}
 		o.client = "builtin:exec"
@@ -405,6 +434,55 @@ func checkTarget(target string, allowRemote bool) error {
 		}
 	}
 	return nil
+}
+
+// checkTargetLog validates --target-log and --target-log-cmd: only with
+// --target, not both, a readable file, a command that exists, a pattern
+// that compiles.
+func (o *runOptions) checkTargetLog() error {
+	if o.targetLog == "" && o.targetLogCmd == "" {
+		return nil
+	}
+	if o.target == "" {
+		return usageErr("--target-log and --target-log-cmd need --target")
+	}
+	if o.targetLog != "" && o.targetLogCmd != "" {
+		return usageErr("give at most one of --target-log and --target-log-cmd")
+	}
+	if _, err := logline.New(o.serverLogPattern); err != nil {
+		return usageErr("--server-log-pattern: %v", err)
+	}
+	if o.targetLog != "" {
+		f, err := os.Open(o.targetLog)
+		if err != nil {
+			return usageErr("--target-log: %v", err)
+		}
+		_ = f.Close()
+		return nil
+	}
+	argv, err := host.SplitWords(o.targetLogCmd)
+	if err != nil || len(argv) == 0 {
+		return usageErr("--target-log-cmd %q: want a command line", o.targetLogCmd)
+	}
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return usageErr("--target-log-cmd: %v", err)
+	}
+	return nil
+}
+
+// preflightTarget connects once to the running server, so that a target
+// that accepts no connection is a setup error before any spec runs. The
+// probe connection is reset, not closed: a reset before any byte gives the
+// server no name and so no log line.
+func preflightTarget(target string, wait time.Duration) error {
+	conn, err := net.DialTimeout("tcp", target, wait)
+	if err != nil {
+		return fmt.Errorf("--target %s: the server does not accept a connection: %w", target, err)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	return conn.Close()
 }
 
 // preflight launches the plugin once and asks it to describe its role.
@@ -515,12 +593,24 @@ func reproCommand(v specs.Verdict, o *runOptions) string {
 		}
 	case v.Requirement.Role == "server" && o.target != "":
 		parts = append(parts, "--target "+shellQuote(o.target))
+		if o.targetLog != "" {
+			parts = append(parts, "--target-log "+shellQuote(o.targetLog))
+		}
+		if o.targetLogCmd != "" {
+			parts = append(parts, "--target-log-cmd "+shellQuote(o.targetLogCmd))
+		}
+		if o.serverLogPattern != "" {
+			parts = append(parts, "--server-log-pattern "+shellQuote(o.serverLogPattern))
+		}
 	case v.Requirement.Role == "server" && o.server != "":
 		parts = append(parts, "--server "+shellQuote(o.server))
 	case v.Requirement.Role == "client" && o.clientCmd != "":
 		parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
 		if o.clientReplyPattern != "" {
 			parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
+		}
+		for _, oc := range o.clientOutcomes {
+			parts = append(parts, "--client-outcome "+shellQuote(oc))
 		}
 	case v.Requirement.Role == "client" && o.client != "":
 		parts = append(parts, "--client "+shellQuote(o.client))

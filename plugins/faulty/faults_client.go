@@ -31,7 +31,7 @@ func init() {
 
 		// CLI-SEND-2: end of stream ends the name.
 		{Name: "no-half-close", Kills: []string{"CLI-SEND-2"},
-			Expect:  expect("CLI-SEND-2", `did not end its stream`),
+			Expect:  expect("CLI-SEND-2", `no end of stream`),
 			Summary: "never half-closes after the name",
 			Client:  &ClientFaults{NoHalfClose: true}},
 

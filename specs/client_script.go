@@ -21,7 +21,11 @@ import (
 // server is expected to leave it waiting (CLI-TIMEOUT-1). It is longer than
 // the probe's own wait for the name (T), so that even a client that never
 // half-closes has its reply bytes before it gives up.
-func silentServerTimeout() time.Duration { return 2 * Settings.IdleTimeout }
+//
+// It is 3 T: the probe ends the name of a client that never half-closes
+// after up to 2 T (receiveName reads for T, then waits T of silence), and
+// such a client must still get the reply before its own timeout.
+func silentServerTimeout() time.Duration { return 3 * Settings.IdleTimeout }
 
 // plainName is the name the client specs send when the name does not
 // matter: the first non-empty ASCII name of names.json.

@@ -13,6 +13,8 @@ import (
 	"github.com/greetspec/greetspec/core/wire"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // ServerUnderTest is the server under test for one spec: a server plugin
@@ -32,6 +34,7 @@ type ServerUnderTest struct {
 	caps     map[string]bool // capabilities the server declared
 	mu       sync.Mutex
 	events   []*contract.ConnectionEvent
+	exited   string // why the server stopped serving on its own, if it did
 }
 
 // StartServer starts the server under test on 127.0.0.1 port 0 with the
@@ -88,6 +91,13 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 		for {
 			ev, err := stream.Recv()
 			if err != nil {
+				// A server that stopped serving on its own (a wrapped
+				// program that exited) ends the stream saying why.
+				if st, ok := status.FromError(err); ok && st.Code() == codes.Aborted {
+					s.mu.Lock()
+					s.exited = st.Message()
+					s.mu.Unlock()
+				}
 				return
 			}
 			s.record(ev)
@@ -171,10 +181,27 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 	}
 	Eventually(func() []*contract.ConnectionEvent {
 		s.failIfLogLost()
+		if evs := s.EventsFrom(conn.LocalAddr()); len(evs) > 0 {
+			return evs
+		}
+		s.failIfExited()
 		return s.EventsFrom(conn.LocalAddr())
 	}).WithTimeout(wait).WithPolling(10*time.Millisecond).ShouldNot(BeEmpty(),
 		"the server must report the connection from %s (awaited its %s for %v)", conn.LocalAddr(), what, wait)
 	return s.EventsFrom(conn.LocalAddr())[0]
+}
+
+// failIfExited stops the spec when the server stopped serving on its own:
+// no event will come, and the reason (a wrapped program's exit status and
+// last stderr line) is the cause to report.
+func (s *ServerUnderTest) failIfExited() {
+	GinkgoHelper()
+	s.mu.Lock()
+	why := s.exited
+	s.mu.Unlock()
+	if why != "" {
+		Fail(why)
+	}
 }
 
 // failIfLogLost stops the spec when the followed log of address mode ended:

@@ -116,6 +116,19 @@ func (s *ServerUnderTest) expectNamed(ev *contract.ConnectionEvent, want, rule s
 	Partial(fmt.Sprintf("the name %+q has characters a log line shows in the server's own escape syntax; only the characters around them were compared", want))
 }
 
+// expectTaken checks that the server took the name's bytes raw, for specs
+// on what makes up the name (not on how it is decoded, which is the UTF-8
+// requirements' business): by the raw bytes where the channel carries them,
+// else by the decoded name, the only trace of the bytes in a log line.
+func (s *ServerUnderTest) expectTaken(ev *contract.ConnectionEvent, raw []byte, decoded, why string) {
+	GinkgoHelper()
+	if s.ObservesRaw() {
+		s.expectRaw(ev, raw, why)
+		return
+	}
+	s.expectNamed(ev, decoded, why)
+}
+
 // expectRaw checks the raw bytes of the name where the channel carries them.
 func (s *ServerUnderTest) expectRaw(ev *contract.ConnectionEvent, want []byte, why string) {
 	GinkgoHelper()

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/plugins/builtin"
 	"github.com/spf13/cobra"
 )
@@ -32,10 +33,28 @@ func usageErr(format string, args ...any) error {
 }
 
 func main() {
-	// Re-executed as one of its own built-in plugins, greetspec serves it
-	// and never reaches the CLI.
+	// Re-executed as the run's watchdog or as one of its own built-in
+	// plugins, greetspec serves that and never reaches the CLI.
+	host.ServeWatchdogIfRequested()
 	builtin.ServeIfRequested()
-	os.Exit(execute(os.Args[1:]))
+	os.Exit(contained(os.Args[1:]))
+}
+
+// contained runs the CLI inside a containment (see host.Contain): whatever
+// ends greetspec, even SIGKILL, no plugin, wrapped program or process they
+// started outlives it, and no temporary directory stays behind. A process
+// still running host.DefaultInterruptGrace after a signal (or the grace
+// given to host.OnInterrupt), or a second signal, ends greetspec at once
+// with status 4, after that cleanup.
+func contained(args []string) int {
+	if self, err := os.Executable(); err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec: warning: processes not contained:", err)
+	} else if err := host.Contain(self); err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec: warning: processes not contained:", err)
+	}
+	code := execute(args)
+	host.Exit(code) // unless an interrupt is already ending the run
+	return code
 }
 
 // execute runs the CLI with args and returns the exit status.

@@ -49,6 +49,7 @@ type runOptions struct {
 	flake                         flakeOptions
 	seed                          int64
 	pluginLog                     bool
+	serverSHA256, clientSHA256    string
 }
 
 func newRunCmd() *cobra.Command {
@@ -129,6 +130,8 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	f.StringVar(&o.serverSHA256, "server-sha256", "", "refuse to start the --server plugin unless its executable, or the script it runs (first argument), has this SHA-256 (hex)")
+	f.StringVar(&o.clientSHA256, "client-sha256", "", "refuse to start the --client plugin unless its executable, or the script it runs (first argument), has this SHA-256 (hex)")
 	o.flake.register(cmd)
 	return cmd
 }
@@ -172,6 +175,9 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		return runRepeated(out, args, n, o.flake.untilFails)
 	}
 	if err := o.resolveRoles(); err != nil {
+		return err
+	}
+	if err := o.pinChecksums(); err != nil {
 		return err
 	}
 	if o.gap >= o.idleTimeout {

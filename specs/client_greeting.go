@@ -11,7 +11,7 @@ import (
 var _ = DescribeRequirement("CLI-SEND-2", func() {
 	It("half-closes after the name and returns the greeting it then receives", func() {
 		probe := NewProbeServer()
-		pending := StartGreet(probe.Addr(), "Bob", Settings.WaitTimeout)
+		pending := StartGreet(probe.Addr(), "Bob", 2*Settings.WaitTimeout)
 		conn := probe.Accept(pending)
 		// A conforming client half-closes right after its name; the wait
 		// ends then. What judges "it did not" is half the client's own

@@ -250,7 +250,9 @@ func (s *ServerUnderTest) failIfLogLost() {
 func (s *ServerUnderTest) Dial() *wire.Conn {
 	GinkgoHelper()
 	conn, err := wire.Dial(s.Addr, Settings.WaitTimeout)
-	Expect(err).NotTo(HaveOccurred(), "connecting to the server under test at %s", s.Addr)
+	if err != nil {
+		Fail(dialFailure(s.Addr, err))
+	}
 	attachTranscript("probe client "+conn.LocalAddr()+" -> server", conn)
 	return conn
 }
@@ -261,8 +263,8 @@ func (s *ServerUnderTest) Dial() *wire.Conn {
 func (s *ServerUnderTest) Greet(name []byte) (*wire.Conn, wire.Result) {
 	GinkgoHelper()
 	conn := s.Dial()
-	Expect(conn.Send(name, Settings.WaitTimeout)).To(Succeed())
-	Expect(conn.CloseWrite()).To(Succeed())
+	expectProbeOK(conn, conn.Send(name, Settings.WaitTimeout), "the name had ended", "sending the name")
+	expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing after the name")
 	return conn, conn.ReadUntilEnd(0, Settings.WaitTimeout+s.Idle)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/greetspec/greetspec/plugins/builtin"
 	execadapter "github.com/greetspec/greetspec/plugins/exec"
 	"github.com/greetspec/greetspec/specs"
+	"github.com/greetspec/greetspec/specs/report"
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 	"github.com/spf13/cobra"
@@ -27,6 +28,8 @@ import (
 type runOptions struct {
 	server, client string
 
+	attachServer, attachClient string
+
 	serverCmd, clientCmd, serverLogPattern, clientReplyPattern, execDir string
 	readyTimeout                                                        time.Duration
 
@@ -35,11 +38,14 @@ type runOptions struct {
 
 	idleTimeout, waitTimeout, gap, startTimeout time.Duration
 
-	labelFilter, focus, skip   string
-	failFast, verbose, noRepro bool
-	jsonReport, junitReport    string
-	seed                       int64
-	pluginLog                  bool
+	labelFilter, focus, skip      string
+	failFast, verbose, noRepro    bool
+	jsonReport, junitReport       string
+	htmlReport                    string
+	expectFailures, writeExpected string
+	flake                         flakeOptions
+	seed                          int64
+	pluginLog                     bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -87,6 +93,8 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "server plugin under test (builtin:NAME or a command line)")
 	f.StringVar(&o.client, "client", "", "client plugin under test (builtin:NAME or a command line)")
+	f.StringVar(&o.attachServer, "attach-server", "", "test a server plugin started by hand with "+contract.AttachEnv+"=1 (in an IDE or under a debugger): the JSON details it printed, or @FILE")
+	f.StringVar(&o.attachClient, "attach-client", "", "test a client plugin started by hand with "+contract.AttachEnv+"=1: the JSON details it printed, or @FILE")
 	f.StringVar(&o.serverCmd, "server-cmd", "", "test an existing server program: command template with {host}, {port}, {addr}, {idle_timeout_ms}")
 	f.StringVar(&o.serverLogPattern, "server-log-pattern", "", "regexp with groups addr and name matching the wrapped server's log line (default: the tutorial's 'connected with:' line)")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Second, "how long a wrapped server program may take to open its port")
@@ -107,8 +115,12 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.BoolVar(&o.noRepro, "no-repro", false, "do not print a repro command for each failed requirement")
 	f.StringVar(&o.jsonReport, "json-report", "", "also write Ginkgo's JSON report to this file")
 	f.StringVar(&o.junitReport, "junit-report", "", "also write a JUnit XML report to this file")
+	f.StringVar(&o.htmlReport, "report-html", "", "also write a self-contained HTML report (verdict table, failures with transcripts and repro commands) to this file")
+	f.StringVar(&o.expectFailures, "expect-failures", "", "file listing requirement IDs known to fail (# comments allowed): the run succeeds exactly when its failures match the list; an unexpected failure or pass fails it")
+	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	o.flake.register(cmd)
 	return cmd
 }
 
@@ -125,6 +137,31 @@ func (t *fakeT) Fail() { t.failed = true }
 
 func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	out := cmd.OutOrStdout()
+	if o.flake.rerunFailed != "" {
+		filter, err := failedFilter(o.flake.rerunFailed)
+		if err != nil {
+			return usageErr("--rerun-failed: %v", err)
+		}
+		if o.labelFilter != "" {
+			filter = "(" + o.labelFilter + ") && (" + filter + ")"
+		}
+		o.labelFilter = filter
+		fmt.Fprintf(out, "greetspec: running again the requirements that failed in %s: %s\n", o.flake.rerunFailed, filter)
+	}
+	if o.flake.repeat < 1 || o.flake.repeat > 100000 {
+		return usageErr("--repeat %d: want 1..100000", o.flake.repeat)
+	}
+	if o.flake.repeat > 1 || o.flake.untilFails {
+		n := o.flake.repeat
+		if o.flake.untilFails && !cmd.Flags().Changed("repeat") {
+			n = 100
+		}
+		args := os.Args[2:] // after "greetspec run"
+		if o.flake.rerunFailed != "" {
+			args = append(withoutFlag(args, "rerun-failed"), "--label-filter", o.labelFilter)
+		}
+		return runRepeated(out, args, n, o.flake.untilFails)
+	}
 	if err := o.resolveRoles(); err != nil {
 		return err
 	}
@@ -142,6 +179,12 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return usageErr("cannot find greetspec's own executable: %v", err)
+	}
+	var expected map[string]bool
+	if o.expectFailures != "" {
+		if expected, err = report.ReadExpected(o.expectFailures); err != nil {
+			return usageErr("--expect-failures: %v", err)
+		}
 	}
 
 	s := specs.DefaultConfig()
@@ -208,6 +251,17 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	if !o.noRepro {
 		writeRepro(out, verdicts, o)
 	}
+	if err := o.writeReports(verdicts); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if expected != nil {
+		e := report.CheckExpected(verdicts, expected)
+		fmt.Fprintln(out, e.String())
+		if !e.Met() {
+			return &exitError{code: 1}
+		}
+		passed, t.failed = true, false // every failure was expected
+	}
 	if !passed || t.failed {
 		return &exitError{code: 1}
 	}
@@ -215,6 +269,54 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		return usageErr("no spec matched the filters: nothing was tested")
 	}
 	return nil
+}
+
+// writeReports writes the HTML report and the expected-failure list, if
+// asked for.
+func (o *runOptions) writeReports(verdicts []specs.Verdict) error {
+	if o.htmlReport != "" {
+		tested := map[string]string{"server": orNone(o.server), "client": orNone(o.client)}
+		switch {
+		case o.serverCmd != "":
+			tested["server"] = "program: " + o.serverCmd
+		case o.target != "":
+			tested["server"] = "running at " + o.target
+		}
+		if o.clientCmd != "" {
+			tested["client"] = "program: " + o.clientCmd
+		}
+		run := report.Run{
+			Title:  "greetspec conformance",
+			Tested: tested,
+			Settings: map[string]string{
+				"T (idle timeout)": o.idleTimeout.String(), "wait timeout": o.waitTimeout.String(), "gap": o.gap.String(),
+			},
+			Verdicts: verdicts,
+			Repro:    func(v specs.Verdict) string { return reproCommand(v, o) },
+		}
+		if err := writeFile(o.htmlReport, func(w io.Writer) error { return report.WriteHTML(w, run) }); err != nil {
+			return fmt.Errorf("--report-html: %w", err)
+		}
+	}
+	if o.writeExpected != "" {
+		if err := writeFile(o.writeExpected, func(w io.Writer) error { return report.WriteExpected(w, verdicts) }); err != nil {
+			return fmt.Errorf("--write-expected-failures: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFile writes path through fn.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // resolveRoles turns the plugin, program and target flags into one plugin
@@ -230,11 +332,17 @@ func (o *runOptions) resolveRoles() error {
 		}
 		return n
 	}
-	if count(o.server, o.serverCmd, o.target) > 1 {
-		return usageErr("give at most one of --server, --server-cmd and --target")
+	if count(o.server, o.serverCmd, o.target, o.attachServer) > 1 {
+		return usageErr("give at most one of --server, --server-cmd, --attach-server and --target")
 	}
-	if count(o.client, o.clientCmd) > 1 {
-		return usageErr("give at most one of --client and --client-cmd")
+	if count(o.client, o.clientCmd, o.attachClient) > 1 {
+		return usageErr("give at most one of --client, --client-cmd and --attach-client")
+	}
+	if o.attachServer != "" {
+		o.server = host.AttachPrefix + o.attachServer
+	}
+	if o.attachClient != "" {
+		o.client = host.AttachPrefix + o.attachClient
 	}
 	if count(o.server, o.serverCmd, o.target, o.client, o.clientCmd) == 0 {
 		o.server, o.client = "builtin:reference", "builtin:reference"
@@ -390,38 +498,44 @@ func writeRepro(w io.Writer, vs []specs.Verdict, o *runOptions) {
 			fmt.Fprintln(w, "\nTo run a failed requirement again:")
 			first = false
 		}
-		var parts []string
-		parts = append(parts, "greetspec run")
-		switch {
-		case v.Requirement.Role == "server" && o.serverCmd != "":
-			parts = append(parts, "--server-cmd "+shellQuote(o.serverCmd))
-			if o.serverLogPattern != "" {
-				parts = append(parts, "--server-log-pattern "+shellQuote(o.serverLogPattern))
-			}
-		case v.Requirement.Role == "server" && o.target != "":
-			parts = append(parts, "--target "+shellQuote(o.target))
-		case v.Requirement.Role == "server" && o.server != "":
-			parts = append(parts, "--server "+shellQuote(o.server))
-		case v.Requirement.Role == "client" && o.clientCmd != "":
-			parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
-			if o.clientReplyPattern != "" {
-				parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
-			}
-		case v.Requirement.Role == "client" && o.client != "":
-			parts = append(parts, "--client "+shellQuote(o.client))
-		}
-		if o.execDir != "" && ((v.Requirement.Role == "server" && o.serverCmd != "") || (v.Requirement.Role == "client" && o.clientCmd != "")) {
-			parts = append(parts, "--cmd-dir "+shellQuote(o.execDir))
-		}
-		if o.idleTimeout != specs.DefaultConfig().IdleTimeout {
-			parts = append(parts, "--idle-timeout "+o.idleTimeout.String())
-		}
-		if o.waitTimeout != specs.DefaultConfig().WaitTimeout {
-			parts = append(parts, "--wait-timeout "+o.waitTimeout.String())
-		}
-		parts = append(parts, "--label-filter "+v.Requirement.ID, "-v")
-		fmt.Fprintf(w, "  %s\n", strings.Join(parts, " "))
+		fmt.Fprintf(w, "  %s\n", reproCommand(v, o))
 	}
+}
+
+// reproCommand returns the command that runs v's specs again with the same
+// implementation and settings.
+func reproCommand(v specs.Verdict, o *runOptions) string {
+	var parts []string
+	parts = append(parts, "greetspec run")
+	switch {
+	case v.Requirement.Role == "server" && o.serverCmd != "":
+		parts = append(parts, "--server-cmd "+shellQuote(o.serverCmd))
+		if o.serverLogPattern != "" {
+			parts = append(parts, "--server-log-pattern "+shellQuote(o.serverLogPattern))
+		}
+	case v.Requirement.Role == "server" && o.target != "":
+		parts = append(parts, "--target "+shellQuote(o.target))
+	case v.Requirement.Role == "server" && o.server != "":
+		parts = append(parts, "--server "+shellQuote(o.server))
+	case v.Requirement.Role == "client" && o.clientCmd != "":
+		parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
+		if o.clientReplyPattern != "" {
+			parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
+		}
+	case v.Requirement.Role == "client" && o.client != "":
+		parts = append(parts, "--client "+shellQuote(o.client))
+	}
+	if o.execDir != "" && ((v.Requirement.Role == "server" && o.serverCmd != "") || (v.Requirement.Role == "client" && o.clientCmd != "")) {
+		parts = append(parts, "--cmd-dir "+shellQuote(o.execDir))
+	}
+	if o.idleTimeout != specs.DefaultConfig().IdleTimeout {
+		parts = append(parts, "--idle-timeout "+o.idleTimeout.String())
+	}
+	if o.waitTimeout != specs.DefaultConfig().WaitTimeout {
+		parts = append(parts, "--wait-timeout "+o.waitTimeout.String())
+	}
+	parts = append(parts, "--label-filter "+v.Requirement.ID, "-v")
+	return strings.Join(parts, " ")
 }
 
 func shellQuote(s string) string {

@@ -1,17 +1,8 @@
-// Package contract is the public plugin contract of greetspec: the gRPC
-// services a server or client implementation exposes (see greet.proto), the
-// go-plugin handshake, and the glue that turns a Go implementation into a
-// plugin binary. Plugins import this package and nothing else of greetspec.
-//
-// A Go server plugin is a main package of a few lines:
-//
-//	func main() { contract.Serve(contract.Plugins{Server: myServer{}}) }
-//
-// where myServer implements [Server]. A plugin may serve both roles at once.
 package contract
 
 import (
 	"context"
+	"os"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -72,6 +63,10 @@ type Plugins struct {
 // serves the given roles over gRPC with go-plugin's automatic mTLS until the
 // host kills it. It returns only in an unrecoverable error, after printing it.
 func Serve(p Plugins) {
+	if os.Getenv(AttachEnv) != "" {
+		serveAttached(p)
+		return
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         p.pluginSet(),

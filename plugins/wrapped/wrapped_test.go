@@ -258,7 +258,7 @@ func greetspec(root, exe string, args []string) (code int, out string, leaked []
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GREETSPEC_TEST_MARKER="+marker)
+	cmd.Env = append(os.Environ(), "WRAPPED_TEST_MARKER="+marker)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err = cmd.Run()
@@ -302,9 +302,11 @@ func randomMarker() (string, error) {
 }
 
 // processesWithMarker finds live processes whose environment holds the
-// marker: every process greetspec started inherits it.
+// marker: every process greetspec started inherits it. Its name has no
+// GREETSPEC_ prefix, since the exec adapter removes those variables from a
+// wrapped program's environment.
 func processesWithMarker(marker string) []int {
-	needle := []byte("GREETSPEC_TEST_MARKER=" + marker)
+	needle := []byte("WRAPPED_TEST_MARKER=" + marker)
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -110,6 +111,9 @@ type RunInfo struct {
 	// nil means unknown, and skipped specs without a message then count as
 	// not run.
 	Selected map[string]bool `json:"-"`
+	// RolesTested lists the roles under test (server, client); nil means
+	// unknown, and only a spec's own skip message then tells.
+	RolesTested []string `json:"roles_tested,omitempty"`
 	// Interrupted is set when a signal or the suite timeout stopped the run.
 	Interrupted bool `json:"interrupted"`
 	// Cause names what interrupted the run, e.g. "SIGINT" or "--timeout 5s".
@@ -183,7 +187,7 @@ func Judge(report types.Report, info RunInfo) []Verdict {
 		v.Specs = append(v.Specs, so)
 	}
 	for i := range out {
-		out[i].Outcome, out[i].Note = outcomeOf(out[i].Specs, info)
+		out[i].Outcome, out[i].Note = outcomeOf(out[i].Requirement, out[i].Specs, info)
 	}
 	return out
 }
@@ -271,7 +275,7 @@ func statusOf(sr types.SpecReport, info RunInfo, id string) string {
 		return StatusFailed
 	case sr.State == types.SpecStateSkipped && strings.HasPrefix(msg, NotObservablePrefix):
 		return StatusNotObservable
-	case sr.State == types.SpecStateSkipped && roleNotTested(msg, id):
+	case sr.State == types.SpecStateSkipped && roleNotTested(msg, id, info.RolesTested):
 		return StatusRoleNotTested
 	}
 	// Skipped without running, or pending.
@@ -284,9 +288,15 @@ func statusOf(sr types.SpecReport, info RunInfo, id string) string {
 	return StatusNotRun
 }
 
-func roleNotTested(msg, id string) bool {
+func roleNotTested(msg, id string, tested []string) bool {
 	r, ok := LookupRequirement(id)
-	return ok && msg == "no "+r.Role+" under test"
+	if !ok {
+		return false
+	}
+	if tested != nil && !slices.Contains(tested, r.Role) {
+		return true
+	}
+	return msg == "no "+r.Role+" under test"
 }
 
 // partialReason returns the reasons a passing spec gave for observing only
@@ -303,7 +313,7 @@ func partialReason(sr types.SpecReport) string {
 
 // outcomeOf decides a requirement's outcome from its specs: PASS only when
 // every spec ran and passed in full.
-func outcomeOf(ss []SpecOutcome, info RunInfo) (Outcome, string) {
+func outcomeOf(r Requirement, ss []SpecOutcome, info RunInfo) (Outcome, string) {
 	count := map[string]int{}
 	first := map[string]SpecOutcome{}
 	for _, s := range ss {
@@ -324,7 +334,7 @@ func outcomeOf(ss []SpecOutcome, info RunInfo) (Outcome, string) {
 	case count[StatusNotRunInterrupted] > 0:
 		return OutcomeInterrupted, fmt.Sprintf("interrupted by %s: %d of %d specs not run", info.Cause, count[StatusNotRunInterrupted], total)
 	case count[StatusRoleNotTested] > 0:
-		return OutcomeSkipped, first[StatusRoleNotTested].Message
+		return OutcomeSkipped, "no " + r.Role + " under test"
 	case verified == 0 && count[StatusNotObservable] > 0:
 		return OutcomeNotObservable, strings.TrimPrefix(first[StatusNotObservable].Message, NotObservablePrefix)
 	case verified == 0 && count[StatusFilteredOut] == total:

@@ -80,9 +80,9 @@ func signalName(s os.Signal) string {
 
 // info combines what the watch saw with what Ginkgo reported: a signal, or
 // the suite timeout (--timeout) elapsing.
-func (in *interrupts) info(report types.Report, selected map[string]bool) specs.RunInfo {
+func (in *interrupts) info(report types.Report, selected map[string]bool, roles []string) specs.RunInfo {
 	info := specs.InfoFromReport(report)
-	info.Selected = selected
+	info.Selected, info.RolesTested = selected, roles
 	if sig, at := in.signalled(); sig != nil {
 		info.Interrupted, info.Cause, info.At = true, signalName(sig), at
 	} else if info.Interrupted && info.Cause == "the suite timeout" {

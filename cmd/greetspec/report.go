@@ -221,7 +221,7 @@ func cmdPackageDir() string {
 			if err != nil {
 				return ""
 			}
-			if !strings.HasPrefix(rel, "..") {
+			if rel != "." && !strings.HasPrefix(rel, "..") {
 				rel = "./" + rel
 			}
 			return shellQuote(rel)

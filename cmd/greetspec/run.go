@@ -215,7 +215,14 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("the suite produced no report")}
 	}
 	fmt.Fprintln(out)
-	info := intr.info(*verdictReport, selected)
+	roles := []string{}
+	if o.server != "" || o.target != "" {
+		roles = append(roles, "server")
+	}
+	if o.client != "" {
+		roles = append(roles, "client")
+	}
+	info := intr.info(*verdictReport, selected, roles)
 	verdicts := specs.Judge(*verdictReport, info)
 	specs.WriteVerdicts(out, verdicts)
 	if !o.noRepro {

@@ -83,7 +83,8 @@ func signalName(s os.Signal) string {
 func (in *interrupts) info(report types.Report, selected map[string]bool, roles []string) specs.RunInfo {
 	info := specs.InfoFromReport(report)
 	info.Selected, info.RolesTested = selected, roles
-	if sig, at := in.signalled(); sig != nil {
+	// A signal that came after the last spec ended interrupted nothing.
+	if sig, at := in.signalled(); sig != nil && (report.EndTime.IsZero() || at.Before(report.EndTime)) {
 		info.Interrupted, info.Cause, info.At = true, signalName(sig), at
 	} else if info.Interrupted && info.Cause == "the suite timeout" {
 		info.Cause = "--timeout " + report.SuiteConfig.Timeout.String()

@@ -199,7 +199,7 @@ func attachTranscript(title string, conn *wire.Conn) {
 	DeferCleanup(func() {
 		_ = conn.Close()
 		if CurrentSpecReport().Failed() {
-			AddReportEntry("wire transcript: "+title, conn.Transcript().String())
+			AddReportEntry(TranscriptEntryPrefix+title, conn.Transcript().String())
 		}
 	})
 }

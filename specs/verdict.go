@@ -45,6 +45,10 @@ const (
 // requirement PARTIAL rather than PASS.
 const PartialEntry = "partially observed"
 
+// TranscriptEntryPrefix starts the name of the report entry that carries a
+// failed spec's wire transcript.
+const TranscriptEntryPrefix = "wire transcript: "
+
 // NotObservablePrefix starts the skip message of a spec that cannot observe
 // what it needs; such skips count as OutcomeNotObservable, not OutcomeSkipped.
 const NotObservablePrefix = "not observable: "
@@ -92,6 +96,9 @@ type SpecOutcome struct {
 	// PluginExit says how the plugin process went away during the spec, if
 	// it did.
 	PluginExit string `json:"plugin_exit,omitempty"`
+	// Transcripts are the wire transcripts attached to a failed spec, each
+	// headed by its title.
+	Transcripts []string `json:"transcripts,omitempty"`
 }
 
 // Verdict is the result of a run for one requirement.
@@ -174,6 +181,9 @@ func Judge(report types.Report, info RunInfo) []Verdict {
 			for _, e := range sr.ReportEntries {
 				if e.Name == PluginExitEntry {
 					so.PluginExit = e.StringRepresentation()
+				}
+				if strings.HasPrefix(e.Name, TranscriptEntryPrefix) {
+					so.Transcripts = append(so.Transcripts, e.Name+"\n"+e.StringRepresentation())
 				}
 			}
 			if loc := sr.Failure.Location; loc.FileName != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/greetspec/greetspec/plugins/builtin"
 	execadapter "github.com/greetspec/greetspec/plugins/exec"
 	"github.com/greetspec/greetspec/specs"
+	"github.com/greetspec/greetspec/specs/report"
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 	"github.com/spf13/cobra"
@@ -35,12 +36,14 @@ type runOptions struct {
 
 	idleTimeout, waitTimeout, gap, startTimeout time.Duration
 
-	labelFilter, focus, skip   string
-	failFast, verbose, noRepro bool
-	jsonReport, junitReport    string
-	verdictReport              string
-	seed                       int64
-	pluginLog                  bool
+	labelFilter, focus, skip      string
+	failFast, verbose, noRepro    bool
+	jsonReport, junitReport       string
+	verdictReport                 string
+	htmlReport                    string
+	expectFailures, writeExpected string
+	seed                          int64
+	pluginLog                     bool
 
 	timeout       time.Duration
 	acceptPartial bool
@@ -121,6 +124,9 @@ grace, the plugins are cleaned up, and what did not finish is INTERRUPTED.
 	f.StringVar(&o.verdictReport, "verdict-report", "", "also write greetspec's JSON report (the per-requirement verdicts, a \"requirements\" list) to this file")
 	f.DurationVar(&o.timeout, "timeout", time.Hour, "bound on the whole run; when it elapses the run stops and what did not finish is INTERRUPTED (exit status 4)")
 	f.BoolVar(&o.acceptPartial, "accept-partial", false, "exit 0 rather than 3 when the specs that ran passed but some requirement is PARTIAL or NOT-OBSERVABLE")
+	f.StringVar(&o.htmlReport, "report-html", "", "also write a self-contained HTML report (verdict table, failures with transcripts and repro commands) to this file")
+	f.StringVar(&o.expectFailures, "expect-failures", "", "file listing requirement IDs known to fail (# comments allowed): the run succeeds exactly when its failures match the list; an unexpected failure or pass fails it")
+	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
 	return cmd
@@ -149,6 +155,12 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return usageErr("cannot find greetspec's own executable: %v", err)
+	}
+	var expected map[string]bool
+	if o.expectFailures != "" {
+		if expected, err = report.ReadExpected(o.expectFailures); err != nil {
+			return usageErr("--expect-failures: %v", err)
+		}
 	}
 
 	s := specs.DefaultConfig()
@@ -229,10 +241,25 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		writeRepro(out, verdicts, o)
 	}
 	code, conclusion := conclude(verdicts, info, o.acceptPartial)
+	if expected != nil {
+		e := report.CheckExpected(verdicts, expected)
+		fmt.Fprintln(out, e.String())
+		if !e.Met() {
+			code = exitFail
+		} else if code == exitFail {
+			// Every failure was expected: judge the rest.
+			rest, n := withoutExpectedFailures(verdicts, expected)
+			code, conclusion = conclude(rest, info, o.acceptPartial)
+			conclusion = fmt.Sprintf("%s (besides %d expected failures)", conclusion, n)
+		}
+	}
 	if o.junitReport != "" {
 		if err := addVerdictsToJUnit(o.junitReport, verdicts, conclusion, code); err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "greetspec: adding the verdicts to the JUnit report: %v\n", err)
 		}
+	}
+	if err := o.writeReports(verdicts, conclusion); err != nil {
+		return &exitError{code: exitUsage, err: err}
 	}
 	if o.verdictReport != "" {
 		rr := specs.RunReport{Server: o.server, Client: o.client, Run: info, Summary: specs.Tally(verdicts),
@@ -260,6 +287,55 @@ func ginkgoFlagGiven(args []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// writeReports writes the HTML report and the expected-failure list, if
+// asked for.
+func (o *runOptions) writeReports(verdicts []specs.Verdict, conclusion string) error {
+	if o.htmlReport != "" {
+		tested := map[string]string{"server": orNone(o.server), "client": orNone(o.client)}
+		switch {
+		case o.serverCmd != "":
+			tested["server"] = "program: " + o.serverCmd
+		case o.target != "":
+			tested["server"] = "running at " + o.target
+		}
+		if o.clientCmd != "" {
+			tested["client"] = "program: " + o.clientCmd
+		}
+		run := report.Run{
+			Title:  "greetspec conformance",
+			Tested: tested,
+			Settings: map[string]string{
+				"T (idle timeout)": o.idleTimeout.String(), "wait timeout": o.waitTimeout.String(), "gap": o.gap.String(),
+			},
+			Verdicts: verdicts,
+			Repro:    func(v specs.Verdict) string { return reproCommand(v, o) },
+			Summary:  conclusion,
+		}
+		if err := writeFile(o.htmlReport, func(w io.Writer) error { return report.WriteHTML(w, run) }); err != nil {
+			return fmt.Errorf("--report-html: %w", err)
+		}
+	}
+	if o.writeExpected != "" {
+		if err := writeFile(o.writeExpected, func(w io.Writer) error { return report.WriteExpected(w, verdicts) }); err != nil {
+			return fmt.Errorf("--write-expected-failures: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFile writes path through fn.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // resolveRoles turns the plugin, program and target flags into one plugin
@@ -435,50 +511,56 @@ func writeRepro(w io.Writer, vs []specs.Verdict, o *runOptions) {
 			fmt.Fprintln(w, "\nTo run a failed requirement again:")
 			first = false
 		}
-		var parts []string
-		parts = append(parts, invocation()+" run")
-		switch {
-		case v.Requirement.Role == "server" && o.serverCmd != "":
-			parts = append(parts, "--server-cmd "+shellQuote(o.serverCmd))
-			if o.serverLogPattern != "" {
-				parts = append(parts, "--server-log-pattern "+shellQuote(o.serverLogPattern))
-			}
-		case v.Requirement.Role == "server" && o.target != "":
-			parts = append(parts, "--target "+shellQuote(o.target))
-			if o.allowRemote {
-				parts = append(parts, "--allow-remote")
-			}
-		case v.Requirement.Role == "server" && o.server != "":
-			parts = append(parts, "--server "+shellQuote(o.server))
-		case v.Requirement.Role == "client" && o.clientCmd != "":
-			parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
-			if o.clientReplyPattern != "" {
-				parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
-			}
-		case v.Requirement.Role == "client" && o.client != "":
-			parts = append(parts, "--client "+shellQuote(o.client))
-		}
-		if o.execDir != "" && ((v.Requirement.Role == "server" && o.serverCmd != "") || (v.Requirement.Role == "client" && o.clientCmd != "")) {
-			parts = append(parts, "--cmd-dir "+shellQuote(o.execDir))
-		}
-		if o.idleTimeout != specs.DefaultConfig().IdleTimeout {
-			parts = append(parts, "--idle-timeout "+o.idleTimeout.String())
-		}
-		if o.waitTimeout != specs.DefaultConfig().WaitTimeout {
-			parts = append(parts, "--wait-timeout "+o.waitTimeout.String())
-		}
-		if o.gap != specs.DefaultConfig().Gap {
-			parts = append(parts, "--gap "+o.gap.String())
-		}
-		if o.startTimeout != specs.DefaultConfig().StartTimeout {
-			parts = append(parts, "--start-timeout "+o.startTimeout.String())
-		}
-		if v.Requirement.Role == "server" && o.serverCmd != "" && o.readyTimeout != 10*time.Second {
-			parts = append(parts, "--ready-timeout "+o.readyTimeout.String())
-		}
-		parts = append(parts, "--label-filter "+v.Requirement.ID, "-v")
-		fmt.Fprintf(w, "  %s\n", strings.Join(parts, " "))
+		fmt.Fprintf(w, "  %s\n", reproCommand(v, o))
 	}
+}
+
+// reproCommand returns the command that runs v's specs again with the same
+// implementation and settings.
+func reproCommand(v specs.Verdict, o *runOptions) string {
+	var parts []string
+	parts = append(parts, invocation()+" run")
+	switch {
+	case v.Requirement.Role == "server" && o.serverCmd != "":
+		parts = append(parts, "--server-cmd "+shellQuote(o.serverCmd))
+		if o.serverLogPattern != "" {
+			parts = append(parts, "--server-log-pattern "+shellQuote(o.serverLogPattern))
+		}
+	case v.Requirement.Role == "server" && o.target != "":
+		parts = append(parts, "--target "+shellQuote(o.target))
+		if o.allowRemote {
+			parts = append(parts, "--allow-remote")
+		}
+	case v.Requirement.Role == "server" && o.server != "":
+		parts = append(parts, "--server "+shellQuote(o.server))
+	case v.Requirement.Role == "client" && o.clientCmd != "":
+		parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
+		if o.clientReplyPattern != "" {
+			parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
+		}
+	case v.Requirement.Role == "client" && o.client != "":
+		parts = append(parts, "--client "+shellQuote(o.client))
+	}
+	if o.execDir != "" && ((v.Requirement.Role == "server" && o.serverCmd != "") || (v.Requirement.Role == "client" && o.clientCmd != "")) {
+		parts = append(parts, "--cmd-dir "+shellQuote(o.execDir))
+	}
+	if o.idleTimeout != specs.DefaultConfig().IdleTimeout {
+		parts = append(parts, "--idle-timeout "+o.idleTimeout.String())
+	}
+	if o.waitTimeout != specs.DefaultConfig().WaitTimeout {
+		parts = append(parts, "--wait-timeout "+o.waitTimeout.String())
+	}
+	if o.gap != specs.DefaultConfig().Gap {
+		parts = append(parts, "--gap "+o.gap.String())
+	}
+	if o.startTimeout != specs.DefaultConfig().StartTimeout {
+		parts = append(parts, "--start-timeout "+o.startTimeout.String())
+	}
+	if v.Requirement.Role == "server" && o.serverCmd != "" && o.readyTimeout != 10*time.Second {
+		parts = append(parts, "--ready-timeout "+o.readyTimeout.String())
+	}
+	parts = append(parts, "--label-filter "+v.Requirement.ID, "-v")
+	return strings.Join(parts, " ")
 }
 
 func shellQuote(s string) string {

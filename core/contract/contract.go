@@ -1,13 +1,3 @@
-// Package contract is the public plugin contract of greetspec: the gRPC
-// services a server or client implementation exposes (see greet.proto), the
-// go-plugin handshake, and the glue that turns a Go implementation into a
-// plugin binary. Plugins import this package and nothing else of greetspec.
-//
-// A Go server plugin is a main package of a few lines:
-//
-//	func main() { contract.Serve(contract.Plugins{Server: myServer{}}) }
-//
-// where myServer implements [Server]. A plugin may serve both roles at once.
 package contract
 
 import (

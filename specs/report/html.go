@@ -1,0 +1,86 @@
+package report
+
+import (
+	_ "embed"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/greetspec/greetspec/specs"
+)
+
+//go:embed run.html.tmpl
+var runPage string
+
+var runTmpl = template.Must(template.New("run").Funcs(template.FuncMap{
+	"lower": func(o specs.Outcome) string { return strings.ToLower(string(o)) },
+}).Parse(runPage))
+
+// htmlRow is one requirement of the page.
+type htmlRow struct {
+	specs.Verdict
+	Failed  []specs.SpecOutcome // failed specs, with message and transcript
+	Notes   []specs.SpecOutcome // not observable or partly observed specs
+	Repro   string
+	Counted map[string]int // spec states -> count
+}
+
+// htmlPage is what the template renders.
+type htmlPage struct {
+	Run
+	Rows     []htmlRow
+	Tally    []tallyItem
+	Tested   []kv
+	Settings []kv
+}
+
+type kv struct{ K, V string }
+
+type tallyItem struct {
+	Outcome specs.Outcome
+	N       int
+}
+
+// WriteHTML writes one self-contained HTML page (no network, no external
+// assets) for the run: what was tested and how, the per-requirement
+// verdict table, and for each failure its specs, first failure line, wire
+// transcripts and repro command, in expandable sections. It reads without
+// JavaScript; with it, buttons filter the table by verdict.
+func WriteHTML(w io.Writer, r Run) error {
+	p := htmlPage{Run: r, Tested: sorted(r.Tested), Settings: sorted(r.Settings)}
+	t := specs.Tally(r.Verdicts)
+	for _, o := range []specs.Outcome{specs.OutcomePass, specs.OutcomeFail, specs.OutcomePartial, specs.OutcomeNotObservable, specs.OutcomeInterrupted, specs.OutcomeSkipped} {
+		if t[o] > 0 {
+			p.Tally = append(p.Tally, tallyItem{o, t[o]})
+		}
+	}
+	for _, v := range r.Verdicts {
+		row := htmlRow{Verdict: v, Counted: map[string]int{}}
+		for _, s := range v.Specs {
+			row.Counted[s.State]++
+			switch {
+			case s.State == "passed" || s.State == "pending":
+			case s.State == "skipped" && strings.HasPrefix(s.Message, specs.NotObservablePrefix):
+				row.Notes = append(row.Notes, s)
+			case s.State == "skipped":
+			default:
+				row.Failed = append(row.Failed, s)
+			}
+		}
+		if v.Outcome == specs.OutcomeFail && r.Repro != nil {
+			row.Repro = r.Repro(v)
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	return runTmpl.Execute(w, p)
+}
+
+func sorted(m map[string]string) []kv {
+	var out []kv
+	for k, v := range m {
+		out = append(out, kv{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].K < out[j].K })
+	return out
+}

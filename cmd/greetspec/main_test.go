@@ -373,7 +373,14 @@ func TestTutorialShowcase(t *testing.T) {
 	}
 	for _, v := range verdicts {
 		if want, ok := tutorialVerdicts[v.Requirement.ID]; !ok || v.Outcome != want {
-			t.Errorf("%s: %s, want %s", v.Requirement.ID, v.Outcome, want)
+			why := v.Note
+			for _, s := range v.Specs {
+				if s.Status == specs.StatusFailed {
+					why = s.Text + ": " + specs.Elide(s.Message, 300)
+					break
+				}
+			}
+			t.Errorf("%s: %s, want %s (%s)", v.Requirement.ID, v.Outcome, want, why)
 		}
 	}
 }

@@ -2,6 +2,11 @@ package specs
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
@@ -10,9 +15,56 @@ import (
 	. "github.com/onsi/gomega"
 )
 
+// ClientChannel says what the client under test's responses can carry,
+// from the capabilities it declares in Describe. The zero value is a native
+// plugin, which reports the raw reply bytes and its own error class, and is
+// judged byte for byte.
+type ClientChannel struct {
+	// Text: the client is a program whose reply is the text it printed,
+	// whose bytes received before a failure are known only if it printed
+	// them, and whose error class is inferred from its exit status and
+	// words (contract.CapabilityClientText).
+	Text bool
+	// NoTimeout: the client cannot be told its timeout
+	// (contract.CapabilityNoTimeout).
+	NoTimeout bool
+}
+
+// CurrentClientChannel asks the client under test what it can report,
+// launching its plugin if needed. Describe is optional: a plugin without it
+// is a native plugin.
+func CurrentClientChannel() ClientChannel {
+	GinkgoHelper()
+	p, err := clientSlot.get()
+	Expect(err).NotTo(HaveOccurred(), "launching the client plugin")
+	rpc, err := p.Client()
+	Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
+	defer cancel()
+	var ch ClientChannel
+	if d, err := rpc.Describe(ctx, &contract.DescribeRequest{}); err == nil {
+		for _, c := range d.GetCapabilities() {
+			switch c {
+			case contract.CapabilityClientText:
+				ch.Text = true
+			case contract.CapabilityNoTimeout:
+				ch.NoTimeout = true
+			}
+		}
+	}
+	return ch
+}
+
 // PendingGreet is a Greet call into the client under test that runs while
 // the spec plays the server with a probe.
 type PendingGreet struct {
+	// Name is the name the client was asked to send.
+	Name string
+	// Timeout is the timeout the client was given.
+	Timeout time.Duration
+	// Channel is what the client's response can carry.
+	Channel ClientChannel
+
 	done chan struct{}
 	resp *contract.GreetResponse
 	err  error
@@ -23,13 +75,14 @@ type PendingGreet struct {
 // once.
 func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 	GinkgoHelper()
+	ch := CurrentClientChannel()
 	p, err := clientSlot.get()
 	Expect(err).NotTo(HaveOccurred(), "launching the client plugin")
 	rpc, err := p.Client()
 	Expect(err).NotTo(HaveOccurred())
-	g := &PendingGreet{done: make(chan struct{})}
+	g := &PendingGreet{Name: name, Timeout: timeout, Channel: ch, done: make(chan struct{})}
 	// The RPC itself gets extra room so that a client that ignores its
-	// timeout is caught by Wait, not by the RPC deadline.
+	// timeout is caught by the spec's own wait, not by the RPC deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+Settings.WaitTimeout)
 	go func() {
 		defer GinkgoRecover()
@@ -51,47 +104,98 @@ func (g *PendingGreet) Wait(within time.Duration) *contract.GreetResponse {
 	return g.resp
 }
 
+// returned reports whether the client has returned.
+func (g *PendingGreet) returned() bool {
+	select {
+	case <-g.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// describe sums up how the client returned, for failure messages.
+func (g *PendingGreet) describe() string {
+	if g.err != nil {
+		return "the client plugin failed: " + g.err.Error()
+	}
+	return fmt.Sprintf("%s, reply %q, error %q", g.resp.GetErrorClass(), g.resp.GetReply(), g.resp.GetError())
+}
+
 // ProbeServer is a raw listener playing the server for a client spec.
 type ProbeServer struct {
 	*wire.Listener
 }
 
-// NewProbeServer listens on 127.0.0.1 port 0 until the spec ends.
+// NewProbeServer listens on a loopback address port 0 until the spec ends.
 func NewProbeServer() *ProbeServer {
 	GinkgoHelper()
-	ln, err := wire.Listen("127.0.0.1:0")
+	ln, err := listenLoopback()
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(ln.Close)
 	return &ProbeServer{Listener: ln}
 }
 
-// Accept waits for the client under test to connect.
-func (p *ProbeServer) Accept() *wire.Conn {
+// listenLoopback listens on port 0 of a loopback address picked at random
+// in 127.0.0.0/8 (Linux routes all of it to the loopback interface), or of
+// 127.0.0.1 where only that one is configured. A probe must accept only the
+// client under test: a program elsewhere on the machine that polls or
+// connects to 127.0.0.1 ports it has just freed (another test run waiting
+// for its own server) could otherwise reach the probe and be taken for the
+// client.
+func listenLoopback() (*wire.Listener, error) {
+	ip := fmt.Sprintf("127.%d.%d.%d", 1+rand.IntN(254), rand.IntN(256), 1+rand.IntN(254))
+	if ln, err := wire.Listen(ip + ":0"); err == nil {
+		return ln, nil
+	}
+	return wire.Listen("127.0.0.1:0")
+}
+
+// acceptPoll is how long one look for a connection lasts while the probe
+// also watches the client return; it only sets how often both are checked.
+const acceptPoll = 25 * time.Millisecond
+
+// AcceptOrReturn waits until the client of g connects, and returns the
+// connection, or until it returns without connecting, and returns nil.
+// Both should happen: the wait is bounded by the client's own timeout plus
+// WaitTimeout, past which the spec fails.
+func (p *ProbeServer) AcceptOrReturn(g *PendingGreet) *wire.Conn {
 	GinkgoHelper()
-	conn, err := p.Listener.Accept(Settings.WaitTimeout)
-	Expect(err).NotTo(HaveOccurred(), "the client under test must connect")
-	attachTranscript("probe server <- client "+conn.RemoteAddr(), conn)
+	limit := g.Timeout + Settings.WaitTimeout
+	deadline := time.Now().Add(limit)
+	for {
+		// Read before the look, so that a connection made just before the
+		// client returned is still found by this look.
+		returned := g.returned()
+		conn, err := p.Listener.Accept(acceptPoll)
+		if err == nil {
+			attachTranscript("probe server <- client "+conn.RemoteAddr(), conn)
+			return conn
+		}
+		Expect(errors.Is(err, os.ErrDeadlineExceeded)).To(BeTrue(), "accepting the client's connection: %v", err)
+		if returned {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			Fail(fmt.Sprintf("the client under test neither connected nor returned within %v (the timeout it was given, %v, plus %v)",
+				limit, g.Timeout, Settings.WaitTimeout))
+		}
+	}
+}
+
+// Accept waits for the client of g to connect; a client that returns
+// without connecting fails the spec, with what it returned.
+func (p *ProbeServer) Accept(g *PendingGreet) *wire.Conn {
+	GinkgoHelper()
+	conn := p.AcceptOrReturn(g)
+	if conn == nil {
+		// A program argument ({name} in a wrapped client's template)
+		// cannot hold a NUL byte: the adapter then reports that it could
+		// not run the program with that name.
+		if g.Channel.Text && strings.IndexByte(g.Name, 0) >= 0 && g.err == nil && strings.Contains(g.resp.GetError(), "NUL") {
+			Skip(NotObservablePrefix + "the name holds a NUL byte, which cannot reach the client program: " + g.resp.GetError())
+		}
+		Fail(fmt.Sprintf("the client under test must connect to the server, but it returned without connecting: %s", g.describe()))
+	}
 	return conn
-}
-
-// ReadName reads what the client sends until it half-closes.
-func (p *ProbeServer) ReadName(conn *wire.Conn) []byte {
-	GinkgoHelper()
-	res := conn.ReadUntilEnd(0, Settings.WaitTimeout)
-	Expect(res.End).To(Equal(wire.EndEOF), "the client must end its name with end of stream (half-close): %s", res)
-	return res.Data
-}
-
-// Greet runs the whole exchange with a client under test: accept, read the
-// name, send the greeting, close. It returns the name and the client's
-// response.
-func GreetProbe(name string) ([]byte, *contract.GreetResponse) {
-	GinkgoHelper()
-	probe := NewProbeServer()
-	pending := StartGreet(probe.Addr(), name, Settings.WaitTimeout)
-	conn := probe.Accept()
-	got := probe.ReadName(conn)
-	Expect(conn.Send([]byte(contract.Greeting), Settings.WaitTimeout)).To(Succeed())
-	Expect(conn.Close()).To(Succeed())
-	return got, pending.Wait(2 * Settings.WaitTimeout)
 }

@@ -1,6 +1,8 @@
 package specs
 
 import (
+	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -32,12 +34,35 @@ func plainName() string {
 	panic("specs: names.json has no ASCII name")
 }
 
-// receiveName reads what the client sends as its name until it ends its
-// stream, or for at most T, as a conforming server would wait for a client
-// that never half-closes (max <= 0: no byte limit, to catch bytes added
-// after the name). Only CLI-SEND-2 insists on the half-close.
-func receiveName(conn *wire.Conn, max int) []byte {
-	return conn.ReadUntilEnd(max, Settings.IdleTimeout).Data
+// receiveName reads what the client of g sends as its name until it ends
+// its stream, max bytes have arrived (max <= 0: no byte limit, to catch
+// bytes added after the name), or T passes without a new byte once the
+// client has sent something, as a conforming server ends the name of a
+// client that never half-closes. The first byte or end of stream should
+// come: it is waited for up to the client's own timeout, so that a program
+// slowed by a loaded machine is not cut off. Only CLI-SEND-2 insists on the
+// half-close.
+func receiveName(conn *wire.Conn, g *PendingGreet, max int) []byte {
+	var got []byte
+	deadline := time.Now().Add(g.Timeout)
+	for {
+		want := 0
+		if max > 0 {
+			want = max - len(got)
+		}
+		res := conn.ReadUntilEnd(want, Settings.IdleTimeout)
+		got = append(got, res.Data...)
+		switch {
+		case res.End != wire.EndTimeout:
+			return got // end of stream, reset, or max bytes
+		case time.Now().After(deadline):
+			return got // the client's own timeout has passed
+		case len(res.Data) > 0:
+			continue // bytes within the last T: the name may go on
+		case len(got) > 0:
+			return got // T of silence after the name
+		}
+	}
 }
 
 // exchangeName runs an exchange in which the probe only observes the name:
@@ -47,11 +72,12 @@ func exchangeName(name string) []byte {
 	GinkgoHelper()
 	probe := NewProbeServer()
 	pending := StartGreet(probe.Addr(), name, Settings.WaitTimeout)
-	conn := probe.Accept()
-	got := receiveName(conn, 0)
+	conn := probe.Accept(pending)
+	got := receiveName(conn, pending, 0)
 	_ = conn.Send([]byte(contract.Greeting), Settings.WaitTimeout)
 	_ = conn.Close()
-	pending.Wait(Settings.WaitTimeout)
+	// Only the name is judged here; the wait lets the client finish.
+	pending.Wait(pending.Timeout + Settings.WaitTimeout)
 	return got
 }
 
@@ -59,13 +85,13 @@ func exchangeName(name string) []byte {
 // plays the server scripted by r: it reads the name as a conforming server
 // would (end of stream, 1024 bytes, or T), writes r's pieces with r's gap,
 // pauses r's gap again and closes as r says ("none": it holds the connection
-// until the client returns). It returns the client's response.
-func playReply(r fixtures.Reply, timeout time.Duration) *contract.GreetResponse {
+// until the client returns). It returns the finished Greet.
+func playReply(r fixtures.Reply, timeout time.Duration) *PendingGreet {
 	GinkgoHelper()
 	probe := NewProbeServer()
 	pending := StartGreet(probe.Addr(), plainName(), timeout)
-	conn := probe.Accept()
-	receiveName(conn, contract.MaxNameBytes)
+	conn := probe.Accept(pending)
+	receiveName(conn, pending, contract.MaxNameBytes)
 	// A failed write (a client that left early) is in the transcript; the
 	// client's response is what the spec judges.
 	_ = conn.SendPieces(r.Pieces, r.Gap, Settings.WaitTimeout)
@@ -83,7 +109,8 @@ func playReply(r fixtures.Reply, timeout time.Duration) *contract.GreetResponse 
 	within := timeout + Settings.WaitTimeout/2
 	Eventually(pending.done).WithTimeout(within).Should(BeClosed(),
 		"the client was given a timeout of %v and must have returned %v later", timeout, within)
-	return pending.Wait(0)
+	pending.Wait(0)
+	return pending
 }
 
 // pause is the scripted server's pause before its close action, the same
@@ -97,16 +124,87 @@ func pause(d time.Duration) {
 	<-timer.C
 }
 
-// expectReply checks a response against a scripted reply's expectations.
-func expectReply(resp *contract.GreetResponse, r fixtures.Reply) {
+// expectReply checks a finished Greet against a scripted reply's
+// expectations. A native client is judged on the raw bytes it returns and
+// on how it shows them. A client-text program can only print text: its
+// printed reply, decoded, must be the decoding of the expected bytes (for a
+// reply over 1024 bytes, of its first 1024), which also judges CLI-UTF8-1
+// on the text it shows. Bytes received before a failure are judged only if
+// the program printed some: one that printed none still has its error class
+// judged, and the spec records that the bytes were not observable.
+func expectReply(g *PendingGreet, r fixtures.Reply) {
 	GinkgoHelper()
-	wantClass := "ERROR_CLASS_" + r.ExpectClass
-	Expect(resp.GetErrorClass().String()).To(Equal(wantClass),
-		"%s: the client must report %s (it said %q)", r.Why, wantClass, resp.GetError())
+	resp := g.resp
+	expectClass(g, "ERROR_CLASS_"+r.ExpectClass, r.Why)
+	if g.Channel.Text {
+		// The adapter kills a program that overruns its timeout by more
+		// than a grace period and reports TIMEOUT with an error saying it
+		// was killed: that program did not give up by itself.
+		if strings.Contains(resp.GetError(), "was killed") {
+			Fail(fmt.Sprintf("%s: the client program must give up by itself at the timeout it was given (%v), but it overran it and was killed: %s",
+				r.Why, g.Timeout, resp.GetError()))
+		}
+		printed := resp.GetReply()
+		if r.ExpectClass != "NONE" && len(r.ExpectReply) > 0 && len(printed) == 0 {
+			AddReportEntry(PartialEntry, "bytes received before the failure are not observable: the program printed none")
+			return
+		}
+		want := contract.DecodeUTF8(r.ExpectReply)
+		Expect(contract.DecodeUTF8(printed)).To(Equal(want),
+			"%s: the client program must print the %d reply bytes %q decoded with one U+FFFD per maximal subpart, %q; it printed %q "+
+				"(a wrapped program's standard output is its reply: errors go to standard error)",
+			r.Why, len(r.ExpectReply), r.ExpectReply, want, printed)
+		return
+	}
 	Expect(string(resp.GetReply())).To(Equal(string(r.ExpectReply)),
 		"%s: the client must return exactly the %d reply bytes %q", r.Why, len(r.ExpectReply), r.ExpectReply)
 	Expect(resp.GetShown()).To(Equal(r.ExpectShown),
 		"%s: the client must show the reply decoded with one U+FFFD per maximal subpart", r.Why)
+}
+
+// expectGreeting checks that a finished Greet succeeded with the greeting.
+func expectGreeting(g *PendingGreet) {
+	GinkgoHelper()
+	expectReply(g, fixtures.Reply{
+		ExpectReply: []byte(contract.Greeting), ExpectShown: contract.Greeting, ExpectClass: "NONE",
+		Why: "the server sent the greeting and closed",
+	})
+}
+
+// classWords gives, per error class, the words by which a client-text
+// program's failure is recognised as that class (the first is suggested in
+// failure messages).
+var classWords = map[string]string{
+	"ERROR_CLASS_NAME_TOO_LONG": `"too long" (or "too large", "exceeds", "longer than", "more than 1024")`,
+	"ERROR_CLASS_REFUSED":       `"refused"`,
+	"ERROR_CLASS_RESET":         `"reset"`,
+	"ERROR_CLASS_TIMEOUT":       `"timed out" (or "timeout")`,
+	"ERROR_CLASS_CLOSED_EARLY":  `"closed without a reply" (or "closed", "no reply", "eof", "empty reply")`,
+}
+
+// expectClass checks the error class a finished Greet reported. A
+// client-text program has no error class of its own: the class is inferred
+// from its exit status and words, so a mismatch says which words, or which
+// --client-outcome mapping of its exit status, make its failure
+// recognisable.
+func expectClass(g *PendingGreet, want, why string) {
+	GinkgoHelper()
+	resp := g.resp
+	got := resp.GetErrorClass().String()
+	if got == want {
+		return
+	}
+	hint := ""
+	if g.Channel.Text {
+		if words, ok := classWords[want]; ok {
+			hint = fmt.Sprintf("; a wrapped program's failure is classified from its exit status and words: to be recognised as %s "+
+				"it must exit non-zero and say %s on standard error, or its exit status must be mapped with --client-outcome %s=STATUS",
+				want, words, strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(want, "ERROR_CLASS_"), "_", "-")))
+		} else if want == "ERROR_CLASS_NONE" {
+			hint = "; a wrapped program succeeds by exiting with status 0 after printing the reply on standard output"
+		}
+	}
+	Fail(fmt.Sprintf("%s: the client must report %s, not %s%s (it said %q)", why, want, got, hint, resp.GetError()))
 }
 
 // replyRequirement assigns each case of replies.json to the requirement its

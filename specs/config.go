@@ -14,16 +14,30 @@ type Config struct {
 	// implementations under test; an empty one leaves that role untested.
 	Server, Client string
 	// Target is the address of an already running server to test instead
-	// of a server plugin ("address mode"); server-side observations are
-	// then reported as not observable.
+	// of a server plugin ("address mode"). Its idle timeout is taken to be
+	// IdleTimeout. Without a followed log only the wire is observed.
 	Target string
+	// TargetLog is a file the running server logs to; it is followed from
+	// its end (like tail -F), so that its log lines are observed.
+	TargetLog string
+	// TargetLogCmd is a command (no shell; quotes group words) whose
+	// standard output is the running server's log, for example
+	// `journalctl -f -u NAME` or `docker logs -f NAME`.
+	TargetLogCmd string
+	// TargetLogPattern parses the followed log's lines (logline.New); empty
+	// means the protocol's `connected with: <address> <name>` line.
+	TargetLogPattern string
 	// Self is the executable that serves "builtin:" plugins; empty means the
 	// running binary.
 	Self string
 	// IdleTimeout is T, passed to every server under test.
 	IdleTimeout time.Duration
 	// WaitTimeout bounds every wait for an outcome that should come promptly
-	// (a reply, an event, a close). Waits that involve T add T to it.
+	// (a reply, an event, a close). Waits that involve T add T to it. Such a
+	// wait ends as soon as the outcome comes, so a generous bound costs a
+	// correct implementation nothing and keeps a loaded machine from failing
+	// it; waits that judge that something did NOT happen are derived from
+	// T instead, and say so.
 	WaitTimeout time.Duration
 	// Gap is the pause between the pieces of a name or reply written in
 	// pieces; it must be well below IdleTimeout.
@@ -42,7 +56,7 @@ func DefaultConfig() Config {
 		Server:       "builtin:reference",
 		Client:       "builtin:reference",
 		IdleTimeout:  time.Second,
-		WaitTimeout:  5 * time.Second,
+		WaitTimeout:  10 * time.Second,
 		Gap:          50 * time.Millisecond,
 		StartTimeout: 20 * time.Second,
 	}
@@ -58,6 +72,9 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&Settings.Server, "server", Settings.Server, "server plugin under test (builtin:NAME or a command line); empty skips the server specs")
 	fs.StringVar(&Settings.Client, "client", Settings.Client, "client plugin under test (builtin:NAME or a command line); empty skips the client specs")
 	fs.StringVar(&Settings.Target, "target", Settings.Target, "address (host:port) of a running server to test instead of a server plugin")
+	fs.StringVar(&Settings.TargetLog, "target-log", Settings.TargetLog, "in address mode, a file the running server logs to (followed from its end)")
+	fs.StringVar(&Settings.TargetLogCmd, "target-log-cmd", Settings.TargetLogCmd, "in address mode, a command whose output is the running server's log")
+	fs.StringVar(&Settings.TargetLogPattern, "target-log-pattern", Settings.TargetLogPattern, "regexp with groups addr and name for the followed log's lines")
 	fs.DurationVar(&Settings.IdleTimeout, "idle-timeout", Settings.IdleTimeout, "idle timeout T passed to servers under test")
 	fs.DurationVar(&Settings.WaitTimeout, "wait-timeout", Settings.WaitTimeout, "bound on every wait for a prompt outcome")
 	fs.DurationVar(&Settings.Gap, "gap", Settings.Gap, "pause between pieces written separately")

@@ -79,6 +79,7 @@ func (s *slot) close() {
 func ClosePlugins() {
 	serverSlot.close()
 	clientSlot.close()
+	targetLog.close()
 }
 
 var _ = AfterSuite(ClosePlugins)

@@ -15,16 +15,20 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// ServerUnderTest is a server plugin started for one spec. It collects the
-// server's ConnectionEvents and is stopped when the spec ends.
+// ServerUnderTest is the server under test for one spec: a server plugin
+// started for the spec, or the running server of address mode. It collects
+// what its observation channel reports (see Channel) and is stopped when the
+// spec ends.
 type ServerUnderTest struct {
 	// Addr is the address the server bound.
 	Addr string
-	// Idle is the idle timeout T it was started with.
+	// Idle is the idle timeout T it was started with; in address mode the
+	// T the user gave (--idle-timeout), taken to be the server's own.
 	Idle time.Duration
 
 	plugin   *host.Plugin
-	external bool            // address mode: no plugin, no events
+	external bool            // address mode: no plugin
+	channel  Channel         // what the suite can observe of this server
 	caps     map[string]bool // capabilities the server declared
 	mu       sync.Mutex
 	events   []*contract.ConnectionEvent
@@ -32,14 +36,22 @@ type ServerUnderTest struct {
 
 // StartServer starts the server under test on 127.0.0.1 port 0 with the
 // idle timeout idle (Settings.IdleTimeout if zero) and stops it when the
-// spec ends.
+// spec ends. In address mode nothing is started: the running server keeps
+// its own T, taken to be Settings.IdleTimeout whatever idle asks for, and
+// its followed log, if any, is observed from now until the spec ends.
+// Specs that need a particular T therefore ask AtOnce for their window.
 func StartServer(idle time.Duration) *ServerUnderTest {
 	GinkgoHelper()
 	if Settings.Target != "" {
-		if idle != 0 && idle != Settings.IdleTimeout {
-			Skip(NotObservablePrefix + fmt.Sprintf("needs a server started with T=%v; in address mode the server's own T is used", idle))
+		s := &ServerUnderTest{Addr: Settings.Target, Idle: Settings.IdleTimeout, external: true, channel: ChannelWire}
+		if targetLogged() {
+			fl, err := targetLog.get()
+			Expect(err).NotTo(HaveOccurred(), "following the running server's log")
+			s.channel = ChannelLog
+			cancel := fl.Subscribe(s.record)
+			DeferCleanup(cancel)
 		}
-		return &ServerUnderTest{Addr: Settings.Target, Idle: Settings.IdleTimeout, external: true}
+		return s
 	}
 	if idle == 0 {
 		idle = Settings.IdleTimeout
@@ -56,12 +68,15 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	_, port, err := net.SplitHostPort(resp.GetAddress())
 	Expect(err).NotTo(HaveOccurred(), "the server's bound address %q", resp.GetAddress())
 	Expect(port).NotTo(Equal("0"), "the server must report the port it actually bound")
-	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}}
+	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}, channel: ChannelFull}
 	// Describe is optional; a server without it declares no capabilities.
 	if d, err := rpc.Describe(ctx, &contract.DescribeRequest{}); err == nil {
 		for _, c := range d.GetCapabilities() {
 			s.caps[c] = true
 		}
+	}
+	if s.caps[contract.CapabilityEventsFromLog] {
+		s.channel = ChannelLog
 	}
 
 	streamCtx, stopStream := context.WithCancel(context.Background())
@@ -75,9 +90,7 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 			if err != nil {
 				return
 			}
-			s.mu.Lock()
-			s.events = append(s.events, ev)
-			s.mu.Unlock()
+			s.record(ev)
 		}
 	}()
 
@@ -95,7 +108,14 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	return s
 }
 
-// Events returns the events reported so far. In address mode there are
+// record keeps one observed event.
+func (s *ServerUnderTest) record(ev *contract.ConnectionEvent) {
+	s.mu.Lock()
+	s.events = append(s.events, ev)
+	s.mu.Unlock()
+}
+
+// Events returns the events reported so far. On the wire channel there are
 // none, and the spec is skipped as not observable.
 func (s *ServerUnderTest) Events() []*contract.ConnectionEvent {
 	s.requireEvents()
@@ -104,16 +124,23 @@ func (s *ServerUnderTest) Events() []*contract.ConnectionEvent {
 	return append([]*contract.ConnectionEvent(nil), s.events...)
 }
 
-// ObservesReplies reports whether the server's events say what it wrote.
-// A server whose events come from its log (the exec adapter) cannot.
-func (s *ServerUnderTest) ObservesReplies() bool {
-	return !s.external && !s.caps[contract.CapabilityEventsFromLog]
-}
+// ObservesReplies reports whether the server's events say what it wrote:
+// only a plugin's own events do.
+func (s *ServerUnderTest) ObservesReplies() bool { return s.channel == ChannelFull }
 
-// requireEvents skips the spec as not observable in address mode.
+// ObservesRaw reports whether the server's events carry the raw bytes of
+// the name: only a plugin's own events do; a log line carries the name as
+// decoded (and escaped) by the server.
+func (s *ServerUnderTest) ObservesRaw() bool { return s.channel == ChannelFull }
+
+// Channel says what the suite observes of this server.
+func (s *ServerUnderTest) Channel() Channel { return s.channel }
+
+// requireEvents skips the spec as not observable when the channel carries
+// no events.
 func (s *ServerUnderTest) requireEvents() {
-	if s.external {
-		Skip(NotObservablePrefix + "server events are not observable in address mode")
+	if s.channel == ChannelWire {
+		Skip(NotObservablePrefix + "the server's log and events are not observable in address mode without --target-log or --target-log-cmd")
 	}
 }
 
@@ -128,21 +155,38 @@ func (s *ServerUnderTest) EventsFrom(local string) []*contract.ConnectionEvent {
 	return out
 }
 
-// EventFor waits (up to wait, or WaitTimeout plus T if zero) for the event
-// of the connection whose local end is conn, and returns it.
+// EventFor waits (up to wait, or WaitTimeout plus T if zero) for the first
+// event of the connection whose local end is conn, and returns it. Whether
+// the connection is reported exactly once is judged by ExpectReportedOnce,
+// in the specs of the requirements that say so (SRV-LOG-1, SRV-CONC-2).
 func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contract.ConnectionEvent {
 	GinkgoHelper()
 	s.requireEvents()
 	if wait == 0 {
 		wait = Settings.WaitTimeout + s.Idle
 	}
-	var ev *contract.ConnectionEvent
+	what := "event"
+	if s.channel == ChannelLog {
+		what = "log line"
+	}
 	Eventually(func() []*contract.ConnectionEvent {
+		s.failIfLogLost()
 		return s.EventsFrom(conn.LocalAddr())
-	}).WithTimeout(wait).WithPolling(10*time.Millisecond).Should(HaveLen(1),
-		"the server must report the connection from %s exactly once", conn.LocalAddr())
-	ev = s.EventsFrom(conn.LocalAddr())[0]
-	return ev
+	}).WithTimeout(wait).WithPolling(10*time.Millisecond).ShouldNot(BeEmpty(),
+		"the server must report the connection from %s (awaited its %s for %v)", conn.LocalAddr(), what, wait)
+	return s.EventsFrom(conn.LocalAddr())[0]
+}
+
+// failIfLogLost stops the spec when the followed log of address mode ended:
+// its silence then says nothing about the server, so what it would have
+// shown is not observable.
+func (s *ServerUnderTest) failIfLogLost() {
+	if !s.external || s.channel != ChannelLog {
+		return
+	}
+	if fl, err := targetLog.get(); err == nil && fl.Err() != nil {
+		Skip(NotObservablePrefix + "the running server's log can no longer be followed: " + fl.Err().Error())
+	}
 }
 
 // Dial connects a probe client to the server. The connection is closed when

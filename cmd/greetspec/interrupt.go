@@ -26,6 +26,8 @@ type interrupts struct {
 	ch     chan os.Signal
 	done   chan struct{}
 
+	stopOnce sync.Once
+
 	mu  sync.Mutex
 	sig os.Signal
 	at  time.Time
@@ -53,11 +55,13 @@ func watchInterrupts() *interrupts {
 	return in
 }
 
-// stop ends the watch.
+// stop ends the watch; signals then have their default effect again.
 func (in *interrupts) stop() {
-	signal.Stop(in.ch)
-	close(in.done)
-	in.cancel()
+	in.stopOnce.Do(func() {
+		signal.Stop(in.ch)
+		close(in.done)
+		in.cancel()
+	})
 }
 
 // signalled returns the first signal received, if any, and when.

@@ -75,6 +75,6 @@ greetspec bundles correct reference plugins and deliberately faulty ones.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newListCmd(), newPluginsCmd(), newSelftestCmd(), newNewCmd())
+	root.AddCommand(newRunCmd(), newListCmd(), newPluginsCmd(), newSelftestCmd(), newNewCmd(), newMatrixCmd(), newBenchCmd(), newRawServerCmd(), newMergeCmd())
 	return root
 }

@@ -7,12 +7,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/core/logline"
 	"github.com/greetspec/greetspec/plugins/builtin"
 	execadapter "github.com/greetspec/greetspec/plugins/exec"
 	"github.com/greetspec/greetspec/specs"
@@ -28,11 +30,14 @@ import (
 type runOptions struct {
 	server, client string
 
+	attachServer, attachClient string
+
 	serverCmd, clientCmd, serverLogPattern, clientReplyPattern, execDir string
 	readyTimeout                                                        time.Duration
+	clientOutcomes                                                      []string
 
-	target      string
-	allowRemote bool
+	target, targetLog, targetLogCmd string
+	allowRemote                     bool
 
 	idleTimeout, waitTimeout, gap, startTimeout time.Duration
 
@@ -42,6 +47,7 @@ type runOptions struct {
 	verdictReport                 string
 	htmlReport                    string
 	expectFailures, writeExpected string
+	flake                         flakeOptions
 	seed                          int64
 	pluginLog                     bool
 
@@ -67,7 +73,10 @@ Three ways to name what is tested:
                           an existing program, wrapped by the exec adapter:
                           --server-cmd 'python3 server.py {host} {port}'
                           --client-cmd 'python3 client.py {host} {port}'
-  --target HOST:PORT      a server that is already running (address mode)
+  --target HOST:PORT      a server that is already running (address mode);
+                          its T is taken to be --idle-timeout. Only the wire
+                          is observed, unless its log is followed with
+                          --target-log FILE or --target-log-cmd 'CMD ...'
 
 A plugin reference is either builtin:NAME (see 'greetspec plugins') or the
 command line of a go-plugin plugin executable, for example
@@ -101,15 +110,20 @@ grace, the plugins are cleaned up, and what did not finish is INTERRUPTED.
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "server plugin under test (builtin:NAME or a command line)")
 	f.StringVar(&o.client, "client", "", "client plugin under test (builtin:NAME or a command line)")
+	f.StringVar(&o.attachServer, "attach-server", "", "test a server plugin started by hand with "+contract.AttachEnv+"=1 (in an IDE or under a debugger): the JSON details it printed, or @FILE")
+	f.StringVar(&o.attachClient, "attach-client", "", "test a client plugin started by hand with "+contract.AttachEnv+"=1: the JSON details it printed, or @FILE")
 	f.StringVar(&o.serverCmd, "server-cmd", "", "test an existing server program: command template with {host}, {port}, {addr}, {idle_timeout_ms}")
 	f.StringVar(&o.serverLogPattern, "server-log-pattern", "", "regexp with groups addr and name matching the wrapped server's log line (default: the tutorial's 'connected with:' line)")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Second, "how long a wrapped server program may take to open its port")
-	f.StringVar(&o.clientCmd, "client-cmd", "", "test an existing client program: command template with {host}, {port}, {addr}, {name} (without {name} the name goes to its standard input)")
-	f.StringVar(&o.clientReplyPattern, "client-reply-pattern", "", "regexp (group reply) finding the reply in the wrapped client's output (default: its last non-empty line, prompt removed)")
+	f.StringVar(&o.clientCmd, "client-cmd", "", "test an existing client program: command template with {host}, {port}, {addr}, {name}, {name_file}, {timeout_ms} (without {name} and {name_file} the name goes to its standard input; see plugins/exec/CONTRACT.md)")
+	f.StringVar(&o.clientReplyPattern, "client-reply-pattern", "", "regexp (group reply) finding the reply in the wrapped client's output (default: all of its standard output, leading prompt and one trailing line ending removed)")
+	f.StringArrayVar(&o.clientOutcomes, "client-outcome", nil, "CLASS=EXITCODE: the wrapped client's exit status EXITCODE means failure CLASS (name-too-long, refused, reset, closed-early, timeout, other); repeatable")
 	f.StringVar(&o.execDir, "cmd-dir", "", "working directory of wrapped programs (default: the current directory)")
-	f.StringVar(&o.target, "target", "", "test a server that is already running at host:port (greetspec starts nothing; server-side observations are reported as not observable)")
+	f.StringVar(&o.target, "target", "", "test a server that is already running at host:port (greetspec starts nothing; its idle timeout T is taken to be --idle-timeout; without a followed log only the wire is observed)")
+	f.StringVar(&o.targetLog, "target-log", "", "with --target: a file the running server logs to, followed from its end like tail -F (lines parsed with --server-log-pattern)")
+	f.StringVar(&o.targetLogCmd, "target-log-cmd", "", "with --target: a command whose output is the running server's log, e.g. 'journalctl -f -u NAME' or 'docker logs -f NAME' (no shell; killed at the end)")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --target that is not a loopback address")
-	f.DurationVar(&o.idleTimeout, "idle-timeout", d.IdleTimeout, "idle timeout T passed to the server under test")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", d.IdleTimeout, "idle timeout T passed to the server under test (with --target: the running server's own T)")
 	f.DurationVar(&o.waitTimeout, "wait-timeout", d.WaitTimeout, "bound on every wait for an outcome that should come promptly")
 	f.DurationVar(&o.gap, "gap", d.Gap, "pause between pieces of a name or reply written in pieces (keep well below --idle-timeout)")
 	f.DurationVar(&o.startTimeout, "start-timeout", d.StartTimeout, "bound on a plugin's start and handshake")
@@ -129,6 +143,7 @@ grace, the plugins are cleaned up, and what did not finish is INTERRUPTED.
 	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	o.flake.register(cmd)
 	return cmd
 }
 
@@ -149,8 +164,34 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	// during setup ends the run in order too.
 	intr := watchInterrupts()
 	defer intr.stop()
+	if o.flake.rerunFailed != "" {
+		filter, err := failedFilter(o.flake.rerunFailed)
+		if err != nil {
+			return usageErr("--rerun-failed: %v", err)
+		}
+		if o.labelFilter != "" {
+			filter = "(" + o.labelFilter + ") && (" + filter + ")"
+		}
+		o.labelFilter = filter
+		fmt.Fprintf(out, "greetspec: running again the requirements that failed in %s: %s\n", o.flake.rerunFailed, filter)
+	}
+	if o.flake.repeat < 1 || o.flake.repeat > 100000 {
+		return usageErr("--repeat %d: want 1..100000", o.flake.repeat)
+	}
 	if err := o.validate(cmd, ginkgoArgs); err != nil {
 		return err
+	}
+	if o.flake.repeat > 1 || o.flake.untilFails {
+		n := o.flake.repeat
+		if o.flake.untilFails && !cmd.Flags().Changed("repeat") {
+			n = 100
+		}
+		args := os.Args[2:] // after "greetspec run"
+		if o.flake.rerunFailed != "" {
+			args = append(withoutFlag(args, "rerun-failed"), "--label-filter", o.labelFilter)
+		}
+		intr.stop() // the repeated runs handle signals themselves
+		return runRepeated(out, args, n, o.flake.untilFails)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -165,6 +206,7 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 
 	s := specs.DefaultConfig()
 	s.Server, s.Client, s.Self, s.Target = o.server, o.client, self, o.target
+	s.TargetLog, s.TargetLogCmd, s.TargetLogPattern = o.targetLog, o.targetLogCmd, o.serverLogPattern
 	s.IdleTimeout, s.WaitTimeout, s.Gap, s.StartTimeout = o.idleTimeout, o.waitTimeout, o.gap, o.startTimeout
 	if o.pluginLog {
 		s.PluginLog = os.Stderr
@@ -191,6 +233,12 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		}
 	}
 
+	if o.target != "" {
+		if err := preflightTarget(o.target, s.WaitTimeout); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+	}
+
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.FailFast = suiteConfig.FailFast || o.failFast
 	if o.seed != 0 {
@@ -213,6 +261,12 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		server = "running at " + o.target + " (address mode)"
 	}
 	fmt.Fprintf(out, "greetspec: server %s, client %s, T=%v\n", server, orNone(o.client), o.idleTimeout)
+	if o.targetLog != "" || o.targetLogCmd != "" {
+		// Followed from here until ClosePlugins below.
+		if err := specs.PrepareTargetLog(); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("following the server's log: %w", err)}
+		}
+	}
 	gomega.RegisterFailHandler(Fail)
 	t := &fakeT{}
 	if sig, _ := intr.signalled(); sig == nil {
@@ -351,11 +405,23 @@ func (o *runOptions) resolveRoles() error {
 		}
 		return n
 	}
-	if count(o.server, o.serverCmd, o.target) > 1 {
-		return usageErr("give at most one of --server, --server-cmd and --target")
+	if len(o.clientOutcomes) > 0 && o.clientCmd == "" {
+		return usageErr("--client-outcome needs --client-cmd")
 	}
-	if count(o.client, o.clientCmd) > 1 {
-		return usageErr("give at most one of --client and --client-cmd")
+	if count(o.server, o.serverCmd, o.target, o.attachServer) > 1 {
+		return usageErr("give at most one of --server, --server-cmd, --attach-server and --target")
+	}
+	if count(o.client, o.clientCmd, o.attachClient) > 1 {
+		return usageErr("give at most one of --client, --client-cmd and --attach-client")
+	}
+	if o.attachServer != "" {
+		o.server = host.AttachPrefix + o.attachServer
+	}
+	if o.attachClient != "" {
+		o.client = host.AttachPrefix + o.attachClient
+	}
+	if err := o.checkTargetLog(); err != nil {
+		return err
 	}
 	if count(o.server, o.serverCmd, o.target, o.client, o.clientCmd) == 0 {
 		o.server, o.client = "builtin:reference", "builtin:reference"
@@ -372,6 +438,7 @@ func (o *runOptions) resolveRoles() error {
 		execadapter.EnvReadyTimeout:       o.readyTimeout.String(),
 		execadapter.EnvClientCmd:          o.clientCmd,
 		execadapter.EnvClientReplyPattern: o.clientReplyPattern,
+		execadapter.EnvClientOutcomes:     strings.Join(o.clientOutcomes, ","),
 		execadapter.EnvDir:                o.execDir,
 	}
 	for k, v := range env {
@@ -386,7 +453,7 @@ func (o *runOptions) resolveRoles() error {
 		o.server = "builtin:exec"
 	}
 	if o.clientCmd != "" {
-		if _, err := execadapter.NewClient(execadapter.ClientConfig{Command: o.clientCmd, ReplyPattern: o.clientReplyPattern, Dir: o.execDir}); err != nil {
+		if _, err := execadapter.NewClient(execadapter.ClientConfig{Command: o.clientCmd, ReplyPattern: o.clientReplyPattern, Outcomes: o.clientOutcomes, Dir: o.execDir}); err != nil {
 			return usageErr("--client-cmd: %v", err)
 		}
 		o.client = "builtin:exec"
@@ -418,6 +485,55 @@ func checkTarget(target string, allowRemote bool) error {
 		}
 	}
 	return nil
+}
+
+// checkTargetLog validates --target-log and --target-log-cmd: only with
+// --target, not both, a readable file, a command that exists, a pattern
+// that compiles.
+func (o *runOptions) checkTargetLog() error {
+	if o.targetLog == "" && o.targetLogCmd == "" {
+		return nil
+	}
+	if o.target == "" {
+		return usageErr("--target-log and --target-log-cmd need --target")
+	}
+	if o.targetLog != "" && o.targetLogCmd != "" {
+		return usageErr("give at most one of --target-log and --target-log-cmd")
+	}
+	if _, err := logline.New(o.serverLogPattern); err != nil {
+		return usageErr("--server-log-pattern: %v", err)
+	}
+	if o.targetLog != "" {
+		f, err := os.Open(o.targetLog)
+		if err != nil {
+			return usageErr("--target-log: %v", err)
+		}
+		_ = f.Close()
+		return nil
+	}
+	argv, err := host.SplitWords(o.targetLogCmd)
+	if err != nil || len(argv) == 0 {
+		return usageErr("--target-log-cmd %q: want a command line", o.targetLogCmd)
+	}
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return usageErr("--target-log-cmd: %v", err)
+	}
+	return nil
+}
+
+// preflightTarget connects once to the running server, so that a target
+// that accepts no connection is a setup error before any spec runs. The
+// probe connection is reset, not closed: a reset before any byte gives the
+// server no name and so no log line.
+func preflightTarget(target string, wait time.Duration) error {
+	conn, err := net.DialTimeout("tcp", target, wait)
+	if err != nil {
+		return fmt.Errorf("--target %s: the server does not accept a connection: %w", target, err)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	return conn.Close()
 }
 
 // preflight launches the plugin once and asks it to describe its role.
@@ -531,12 +647,24 @@ func reproCommand(v specs.Verdict, o *runOptions) string {
 		if o.allowRemote {
 			parts = append(parts, "--allow-remote")
 		}
+		if o.targetLog != "" {
+			parts = append(parts, "--target-log "+shellQuote(o.targetLog))
+		}
+		if o.targetLogCmd != "" {
+			parts = append(parts, "--target-log-cmd "+shellQuote(o.targetLogCmd))
+		}
+		if o.serverLogPattern != "" {
+			parts = append(parts, "--server-log-pattern "+shellQuote(o.serverLogPattern))
+		}
 	case v.Requirement.Role == "server" && o.server != "":
 		parts = append(parts, "--server "+shellQuote(o.server))
 	case v.Requirement.Role == "client" && o.clientCmd != "":
 		parts = append(parts, "--client-cmd "+shellQuote(o.clientCmd))
 		if o.clientReplyPattern != "" {
 			parts = append(parts, "--client-reply-pattern "+shellQuote(o.clientReplyPattern))
+		}
+		for _, oc := range o.clientOutcomes {
+			parts = append(parts, "--client-outcome "+shellQuote(oc))
 		}
 	case v.Requirement.Role == "client" && o.client != "":
 		parts = append(parts, "--client "+shellQuote(o.client))

@@ -24,7 +24,7 @@ const maxIdleTimeout = time.Duration(math.MaxUint32) * time.Millisecond
 func (o *runOptions) validate(cmd *cobra.Command, ginkgoArgs []string) error {
 	// An empty reference given explicitly would silently test the bundled
 	// reference (or nothing) instead of what was meant.
-	for _, name := range []string{"server", "client", "server-cmd", "client-cmd", "target"} {
+	for _, name := range []string{"server", "client", "server-cmd", "client-cmd", "target", "target-log", "target-log-cmd"} {
 		if f := cmd.Flags().Lookup(name); f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
 			return usageErr("--%s is empty: give a plugin reference, a command or an address (leave the flag out not to test that role)", name)
 		}

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"context"
+	"os"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -62,6 +63,10 @@ type Plugins struct {
 // serves the given roles over gRPC with go-plugin's automatic mTLS until the
 // host kills it. It returns only in an unrecoverable error, after printing it.
 func Serve(p Plugins) {
+	if os.Getenv(AttachEnv) != "" {
+		serveAttached(p)
+		return
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         p.pluginSet(),

@@ -36,6 +36,10 @@ type Spec struct {
 	Env []string
 	// Dir is the working directory; empty means the host's.
 	Dir string
+	// Attach, if set, names a plugin that is already running (started by
+	// hand, see contract.AttachEnv): Launch connects to it instead of
+	// starting a process, and Close leaves it running.
+	Attach *contract.AttachDetails
 }
 
 // String returns the plugin's name, or its command line.
@@ -67,6 +71,8 @@ type Plugin struct {
 	client *plugin.Client
 	runner *processRunner
 	tail   *lineTail
+	// attached: connected to a plugin someone else started.
+	attached bool
 
 	closeOnce sync.Once
 }
@@ -74,6 +80,15 @@ type Plugin struct {
 // Launch starts the plugin described by spec and completes its handshake.
 // On any error nothing is left running.
 func Launch(spec Spec, opts Options) (*Plugin, error) {
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 20 * time.Second
+	}
+	if opts.LogLevel == hclog.NoLevel {
+		opts.LogLevel = hclog.Info
+	}
+	if spec.Attach != nil {
+		return attach(spec, opts)
+	}
 	if spec.Path == "" {
 		return nil, fmt.Errorf("plugin %s: no executable given", spec)
 	}
@@ -149,6 +164,9 @@ func (p *Plugin) dispense(role string) (interface{}, error) {
 
 // Exited reports whether the plugin process has ended.
 func (p *Plugin) Exited() bool {
+	if p.attached {
+		return p.client.Exited()
+	}
 	if p.runner == nil {
 		return true
 	}
@@ -226,6 +244,17 @@ func IsPluginError(err error) bool {
 // exit. It is safe to call more than once and from any goroutine.
 func (p *Plugin) Close() {
 	p.closeOnce.Do(func() {
+		if p.attached {
+			// Disconnect only: the process belongs to whoever started it
+			// (ClientProtocol.Close would ask the plugin to shut down).
+			if cp, err := p.client.Client(); err == nil {
+				if g, ok := cp.(*plugin.GRPCClient); ok {
+					_ = g.Conn.Close()
+				}
+			}
+			p.client.Kill()
+			return
+		}
 		// Descendants first: once a wrapper plugin exits, the programs it
 		// started are reparented and can no longer be found from it.
 		if p.runner != nil && p.runner.cmd.Process != nil && !p.Exited() {

@@ -22,6 +22,9 @@ func ParseRef(ref, self string) (Spec, error) {
 	if ref == "" {
 		return Spec{}, fmt.Errorf("empty plugin reference")
 	}
+	if strings.HasPrefix(ref, AttachPrefix) {
+		return parseAttachRef(ref)
+	}
 	if name, ok := strings.CutPrefix(ref, BuiltinPrefix); ok {
 		if name == "" {
 			return Spec{}, fmt.Errorf("plugin reference %q names no built-in plugin", ref)

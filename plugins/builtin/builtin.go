@@ -111,6 +111,10 @@ func init() {
 	for _, e := range []Entry{
 		{Name: "hostile/exit-on-connection", Role: "server", Summary: "server plugin that exits on its first connection (tests the host)",
 			New: func() (contract.Plugins, error) { return contract.Plugins{Server: hostile.ExitOnConnection{}}, nil }},
+		{Name: "hostile/duplicate-events", Role: "server", Summary: "the reference server reporting every connection twice, 200 ms apart (SRV-LOG-1, SRV-CONC-2 must fail)",
+			New: func() (contract.Plugins, error) {
+				return contract.Plugins{Server: &hostile.DuplicateEvents{Inner: &reference.Server{}}}, nil
+			}},
 		{Name: "hostile/exit-in-greet", Role: "client", Summary: "client plugin that exits when asked to greet (tests the host)",
 			New: func() (contract.Plugins, error) { return contract.Plugins{Client: hostile.ExitInGreet{}}, nil }},
 		{Name: "hostile/hang-in-greet", Role: "client", Summary: "client plugin whose Greet never returns (tests the host)",

@@ -109,11 +109,11 @@ func TestClientFailures(t *testing.T) {
 		shown     string
 		errHas    []string
 	}{
-		{name: "refused", template: client + "{host} {port}", server: refused,
+		{name: "refused", template: client + "{host} {port}", server: refused, greet: "Bob",
 			class: contract.ErrorClass_ERROR_CLASS_REFUSED, errHas: []string{"refused", "exit status 1", "ConnectionRefusedError"}},
-		{name: "closed early", template: client + "{host} {port}", server: serving("close"),
+		{name: "closed early", template: client + "{host} {port}", server: serving("close"), greet: "Bob",
 			class: contract.ErrorClass_ERROR_CLASS_CLOSED_EARLY, errHas: []string{"without printing a reply", "Enter the name:"}},
-		{name: "reset", template: client + "{host} {port}", server: serving("reset"),
+		{name: "reset", template: client + "{host} {port}", server: serving("reset"), greet: "Bob",
 			class: contract.ErrorClass_ERROR_CLASS_RESET, errHas: []string{"reset", "ConnectionResetError"}},
 		{name: "other failure", template: `/bin/sh -c 'echo oops >&2; exit 4'`, server: serving("greet"),
 			class: contract.ErrorClass_ERROR_CLASS_OTHER, errHas: []string{"exit status 4", "oops"}},
@@ -166,7 +166,7 @@ func TestClientTimeoutKillsGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took > 700*time.Millisecond+outputGrace+time.Second {
+	if took > 700*time.Millisecond+ClientKillGrace+outputGrace+time.Second {
 		t.Errorf("Greet took %v with a 700ms timeout", took)
 	}
 	if resp.GetErrorClass() != contract.ErrorClass_ERROR_CLASS_TIMEOUT || !strings.Contains(resp.GetError(), "700ms") || !strings.Contains(resp.GetError(), "Enter the name:") {

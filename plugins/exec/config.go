@@ -21,11 +21,15 @@ const (
 	// Go duration such as "10s".
 	EnvReadyTimeout = "GREETSPEC_EXEC_READY_TIMEOUT"
 	// EnvClientCmd is the client program's command template, with the
-	// placeholders {host}, {port}, {addr} and {name}.
+	// placeholders {host}, {port}, {addr}, {name}, {name_file} and
+	// {timeout_ms}.
 	EnvClientCmd = "GREETSPEC_EXEC_CLIENT_CMD"
 	// EnvClientReplyPattern is a Go regexp that picks the reply out of the
 	// client program's standard output.
 	EnvClientReplyPattern = "GREETSPEC_EXEC_CLIENT_REPLY_PATTERN"
+	// EnvClientOutcomes maps client exit statuses to failure classes:
+	// comma-separated CLASS=EXITCODE pairs (see ParseClientOutcomes).
+	EnvClientOutcomes = "GREETSPEC_EXEC_CLIENT_OUTCOMES"
 	// EnvDir is the working directory of both programs.
 	EnvDir = "GREETSPEC_EXEC_DIR"
 )
@@ -70,17 +74,25 @@ type ServerConfig struct {
 // ClientConfig describes a client program to wrap.
 type ClientConfig struct {
 	// Command is the command template, split like ServerConfig.Command.
-	// {host}, {port} and {addr} are replaced by the server's address and
-	// {name} by the name to send. Without {name} the program gets the name
-	// on its standard input, followed by a newline, and then end of input,
-	// as an input()-style client expects.
+	// {host}, {port} and {addr} are replaced by the server's address,
+	// {name} by the name to send, {name_file} by the path of a temporary
+	// file holding exactly the name's bytes, and {timeout_ms} by the
+	// timeout in milliseconds. Without {name} and {name_file} the program
+	// gets exactly the name's bytes on its standard input, then end of
+	// input (no newline is added).
 	Command string
 
-	// ReplyPattern is a Go regexp applied to the program's whole standard
+	// ReplyPattern is a Go regexp applied to the program's standard
 	// output; the reply is its group named reply if it has one, else the
-	// whole match. Empty means the last non-empty line of standard output
-	// with a leading prompt such as "Enter the name: " removed.
+	// whole match. Empty means all of standard output with a leading
+	// prompt such as "Enter the name: " and one trailing line ending
+	// removed.
 	ReplyPattern string
+
+	// Outcomes are CLASS=EXITCODE mappings (see ParseClientOutcomes): an
+	// exit status listed here classifies a failure whatever the program
+	// printed.
+	Outcomes []string
 
 	// NameArg reports whether Command uses {name}. NewClient and
 	// ClientConfigFromEnv derive it from Command; a value set by hand is
@@ -111,13 +123,17 @@ func ServerConfigFromEnv() (ServerConfig, error) {
 }
 
 // ClientConfigFromEnv reads a ClientConfig from EnvClientCmd,
-// EnvClientReplyPattern and EnvDir. It never fails today (the error is there
-// for symmetry and future variables); NewClient validates the values.
+// EnvClientReplyPattern, EnvClientOutcomes and EnvDir. It fails only on
+// malformed outcome mappings; NewClient validates the rest.
 func ClientConfigFromEnv() (ClientConfig, error) {
 	cfg := ClientConfig{
 		Command:      os.Getenv(EnvClientCmd),
 		ReplyPattern: os.Getenv(EnvClientReplyPattern),
+		Outcomes:     SplitClientOutcomes(os.Getenv(EnvClientOutcomes)),
 		Dir:          os.Getenv(EnvDir),
+	}
+	if _, err := ParseClientOutcomes(cfg.Outcomes); err != nil {
+		return cfg, fmt.Errorf("%s: %w", EnvClientOutcomes, err)
 	}
 	if t, err := parseTemplate(cfg.Command, clientPlaceholders...); err == nil {
 		cfg.NameArg = t.uses["name"]

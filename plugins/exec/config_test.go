@@ -1,6 +1,7 @@
 package execadapter
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantC := ClientConfig{Command: "python3 client.py {host} {port} {name}", ReplyPattern: "reply=(?P<reply>.*)", NameArg: true, Dir: "/some/dir"}
-	if cc != wantC {
+	if !reflect.DeepEqual(cc, wantC) {
 		t.Errorf("ClientConfigFromEnv = %+v, want %+v", cc, wantC)
 	}
 	p, err := PluginsFromEnv()
@@ -62,7 +63,7 @@ func TestPluginsFromEnvRoles(t *testing.T) {
 }
 
 func TestDefaultLogPattern(t *testing.T) {
-	s, err := newServer(ServerConfig{Command: "prog"})
+	s, err := newServer(ServerConfig{Command: "prog {port}"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestDefaultLogPattern(t *testing.T) {
 }
 
 func TestCustomLogPattern(t *testing.T) {
-	s, err := newServer(ServerConfig{Command: "prog", LogPattern: `^peer=(?P<addr>\S+) name="(?P<name>.*)"$`})
+	s, err := newServer(ServerConfig{Command: "prog {port}", LogPattern: `^peer=(?P<addr>\S+) name="(?P<name>.*)"$`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,14 +139,18 @@ func TestFindReply(t *testing.T) {
 	}{
 		{name: "tutorial prompt", stdout: "Enter the name: welcome to Asif server\n", want: "welcome to Asif server", found: true},
 		{name: "no prompt", stdout: "welcome to Asif server\n", want: "welcome to Asif server", found: true},
+		{name: "CRLF", stdout: "welcome to Asif server\r\n", want: "welcome to Asif server", found: true},
+		{name: "one line ending only", stdout: "welcome\n\n", want: "welcome\n", found: true},
 		{name: "no newline", stdout: "welcome", want: "welcome", found: true},
-		{name: "prompt on its own line", stdout: "Enter your name:\nwelcome to Asif server\n\n", want: "welcome to Asif server", found: true},
-		{name: "other prompt", stdout: "Name: x\n", want: "Name: x", found: true},
-		{name: "last line wins", stdout: "connecting\nwelcome\n", want: "welcome", found: true},
+		{name: "prompt on its own line", stdout: "Enter your name:\nwelcome to Asif server\n", want: "welcome to Asif server", found: true},
+		{name: "Name prompt", stdout: "Name: x\n", want: "x", found: true},
+		{name: "all of stdout", stdout: "connecting\nwelcome\n", want: "connecting\nwelcome", found: true},
 		{name: "spaces kept", stdout: "Enter the name:  padded \n", want: " padded ", found: true},
-		{name: "prompt only", stdout: "Enter the name: \n", found: false},
+		{name: "inner CR kept", stdout: "a\rb\n", want: "a\rb", found: true},
+		{name: "prompt only", stdout: "Enter the name: ", found: false},
+		{name: "prompt and newline only", stdout: "Enter the name: \n", found: false},
+		{name: "empty line", stdout: "\n", found: false},
 		{name: "nothing", stdout: "", found: false},
-		{name: "blank lines", stdout: "\n\n", found: false},
 		{name: "pattern group", pattern: `reply=(?P<reply>[^\n]*)`, stdout: "log\nreply=hello there\nbye\n", want: "hello there", found: true},
 		{name: "pattern whole", pattern: `(?s)welcome.*server`, stdout: "x welcome\nto server y", want: "welcome\nto server", found: true},
 		{name: "pattern miss", pattern: `reply=(?P<reply>.*)`, stdout: "welcome\n", found: false},
@@ -156,7 +161,7 @@ func TestFindReply(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, found := c.findReply([]byte(tt.stdout))
+			got, found := c.findReply([]byte(tt.stdout), []byte(tt.stdout), false)
 			if string(got) != tt.want || found != tt.found {
 				t.Errorf("findReply(%q) = %q, %v; want %q, %v", tt.stdout, got, found, tt.want, tt.found)
 			}

@@ -10,13 +10,16 @@
 // ('single', "double", backslash) but is never run by a shell. Placeholders
 // are then replaced inside each argument, so a substituted name with spaces,
 // quotes or `$(...)` stays one literal argument. A server template may use
-// {host}, {port}, {addr} (host:port) and {idle_timeout_ms}; a client
-// template {host}, {port}, {addr} and {name}. A client template without
-// {name} gets the name on standard input, followed by a newline and end of
-// input. Write {{ and }} for literal braces; unknown placeholders are
-// rejected by [NewServer] and [NewClient]. Both programs get
-// PYTHONUNBUFFERED=1 in their environment so that Python prints lines as
-// they happen.
+// {host}, {port}, {addr} (host:port) and {idle_timeout_ms}, and must use
+// {port} or {addr}; a client template {host}, {port}, {addr}, {name},
+// {name_file} and {timeout_ms}. Write {{ and }} for literal braces; unknown
+// placeholders are rejected by [NewServer] and [NewClient]. Wrapped
+// programs run without greetspec's own plugin environment (PLUGIN_*,
+// GREETSPEC_*) and with PYTHONUNBUFFERED=1.
+//
+// The whole contract a wrapped program must meet (placeholders, standard
+// input, reply, failure words and exit statuses, log lines, what can be
+// observed through this channel) is in CONTRACT.md next to this file.
 //
 // # Server
 //
@@ -24,17 +27,22 @@
 // with a parent-death signal, so it dies with the adapter), waits until its
 // port accepts a TCP connection, and turns every line of its output that
 // matches the log pattern into a ConnectionEvent with the remote address
-// (normalised to host:port), the name and the whole log line. What the
+// (normalised to host:port), the name and the whole log line. Its stdout
+// and stderr are read through pseudo-terminals in raw mode, so programs
+// that line-buffer a terminal show each line as it is written. What the
 // adapter cannot see (the reply, what ended the name) stays empty. Stop
-// ends the whole group.
+// ends the whole group, and fails with the program's exit status and last
+// stderr line if the program had exited on its own.
 //
 // # Client
 //
-// Each Greet runs the program once, bounded by the request's timeout, and
-// takes the reply from its standard output: by default the last non-empty
-// line with a leading prompt such as "Enter the name: " removed. Failures
-// are classified from the exit status and output: killed at the timeout, or
-// output saying "timed out", is TIMEOUT; a non-zero exit whose output says
-// "connection refused" is REFUSED, "reset" is RESET, anything else OTHER;
-// exit status 0 without a reply is CLOSED_EARLY.
+// Each Greet runs the program once. The name arrives on standard input,
+// exactly its bytes and then end of input, unless the template uses
+// {name} or {name_file}. The reply is all of standard output with a
+// leading prompt such as "Enter the name: " and one trailing line ending
+// removed (or what --client-reply-pattern picks). Success is exit status 0
+// with a reply; a failure is classified from --client-outcome exit-status
+// mappings, then from well-known words in the program's output (see
+// CONTRACT.md). The program's timeout is passed as {timeout_ms}; the
+// adapter kills its process group ClientKillGrace after it.
 package execadapter

@@ -107,6 +107,7 @@ func waitGone(t *testing.T, pids ...int) {
 // greetingServer is a Go greeting server for the client tests.
 type greetingServer struct {
 	ln    net.Listener
+	quit  chan struct{}
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	names []string
@@ -114,14 +115,15 @@ type greetingServer struct {
 
 // startGreetingServer serves until the test ends. mode "greet" reads the
 // name until end of stream and replies with the greeting; "close" closes
-// without replying; "reset" resets the connection instead of replying.
+// without replying; "reset" resets the connection instead of replying;
+// "hang" reads the name and then neither replies nor closes.
 func startGreetingServer(t *testing.T, mode string) *greetingServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &greetingServer{ln: ln}
+	s := &greetingServer{ln: ln, quit: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -144,11 +146,14 @@ func startGreetingServer(t *testing.T, mode string) *greetingServer {
 					_, _ = conn.Write([]byte("welcome to Asif server"))
 				case "reset":
 					_ = conn.(*net.TCPConn).SetLinger(0)
+				case "hang":
+					<-s.quit
 				}
 			}()
 		}
 	}()
 	t.Cleanup(func() {
+		close(s.quit)
 		_ = ln.Close()
 		s.wg.Wait()
 	})

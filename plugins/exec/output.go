@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // tailLines is how many lines of program output error messages quote.
@@ -25,6 +27,7 @@ type tail struct {
 }
 
 func (t *tail) add(line string) {
+	line = clip(line)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.lines) == tailLines {
@@ -46,7 +49,7 @@ func (t *tail) String() string {
 	sb.WriteString("; last output:")
 	for _, l := range t.lines {
 		sb.WriteString("\n    ")
-		sb.WriteString(strings.ToValidUTF8(l, "\uFFFD"))
+		sb.WriteString(escapeText(l))
 	}
 	return sb.String()
 }
@@ -86,4 +89,63 @@ func (t *tail) joined() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return strings.Join(t.lines, "\n")
+}
+
+// maxTailLine bounds one line kept for messages and classification: its
+// first and last halves are kept, so that the words at the end of a long
+// line (an error that quotes a long name, then says "too long") still count.
+const maxTailLine = 8 << 10
+
+// clip shortens a line longer than maxTailLine to its head and its tail.
+func clip(line string) string {
+	if len(line) <= maxTailLine {
+		return line
+	}
+	half := maxTailLine / 2
+	return line[:half] + fmt.Sprintf(" [... %d bytes ...] ", len(line)-2*half) + line[len(line)-half:]
+}
+
+// lastLine returns the last non-blank kept line, or "".
+func (t *tail) lastLine() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := len(t.lines) - 1; i >= 0; i-- {
+		if strings.TrimSpace(t.lines[i]) != "" {
+			return t.lines[i]
+		}
+	}
+	return ""
+}
+
+// empty reports whether no line was kept.
+func (t *tail) empty() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.lines) == 0
+}
+
+// escapeText makes program output safe to put in a message shown on a
+// terminal: control characters (C0, DEL, C1, and the line and paragraph
+// separators U+2028 and U+2029) become \xNN or \uNNNN escapes, and bytes
+// that are not UTF-8 become \xNN, so that no escape sequence a program
+// prints can reach the terminal. Backslashes are kept as they are.
+func escapeText(s string) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&sb, "\\x%02x", s[i])
+		case r == '\t':
+			sb.WriteByte('\t')
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&sb, "\\x%02x", r)
+		case r >= 0x80 && r < 0xa0, r == 0x2028, r == 0x2029:
+			fmt.Fprintf(&sb, "\\u%04x", r)
+		default:
+			sb.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return sb.String()
 }

@@ -1,6 +1,7 @@
 package execadapter
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,7 @@ const (
 	probeDrain   = 2 * time.Second        // bound on reading the probe's reply
 	stopGrace    = 2 * time.Second        // SIGTERM to SIGKILL
 	outputGrace  = 2 * time.Second        // wait for output after the group is dead
+	quietHint    = time.Second            // silence after the served probe that earns a hint
 )
 
 // Server runs a server program per Start and turns its connection log lines
@@ -64,6 +66,9 @@ func newServer(cfg ServerConfig) (*Server, error) {
 	tmpl, err := parseTemplate(cfg.Command, serverPlaceholders...)
 	if err != nil {
 		return nil, fmt.Errorf("exec server: %w", err)
+	}
+	if !tmpl.uses["port"] && !tmpl.uses["addr"] {
+		return nil, fmt.Errorf("exec server: command template %q has neither {port} nor {addr}: the program must be told where to listen (for example `python3 server.py {host} {port}`)", cfg.Command)
 	}
 	if cfg.LogPattern == "" {
 		cfg.LogPattern = DefaultLogPattern
@@ -106,10 +111,21 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 	s.stopping.Lock()
 	defer s.stopping.Unlock()
 	s.stateMu.Lock()
-	busy := s.running != nil
+	prev := s.running
 	s.stateMu.Unlock()
-	if busy {
-		return nil, errors.New("exec server: already started")
+	if prev != nil {
+		select {
+		case <-prev.exited:
+			// The previous program ended on its own and was never stopped:
+			// say so instead of starting another.
+			prev.stop(ctx, false)
+			s.stateMu.Lock()
+			s.running = nil
+			s.stateMu.Unlock()
+			return nil, fmt.Errorf("exec server: not started, because %s", prev.exitReport())
+		default:
+			return nil, errors.New("exec server: already started")
+		}
 	}
 
 	host, port, err := listenHostPort(req.GetListenAddress())
@@ -127,7 +143,7 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 		"idle_timeout_ms": strconv.FormatUint(uint64(req.GetIdleTimeoutMs()), 10),
 	})
 
-	r := &serverRun{srv: s, report: report, probing: true, exited: make(chan struct{})}
+	r := &serverRun{srv: s, report: report, probing: true, exited: make(chan struct{}), quit: make(chan struct{})}
 	if err := r.start(argv, s.cfg.Dir); err != nil {
 		return nil, fmt.Errorf("exec server: starting %q: %w", argv, err)
 	}
@@ -151,26 +167,38 @@ func (s *Server) Stop(ctx context.Context) error {
 	r := s.running
 	s.running = nil
 	s.stateMu.Unlock()
-	if r != nil {
-		r.stop(ctx, true)
+	if r == nil {
+		return nil
+	}
+	r.stop(ctx, true)
+	if r.ownExit {
+		return fmt.Errorf("exec server: %s", r.exitReport())
 	}
 	return nil
 }
 
 // serverRun is one program started by one Start.
 type serverRun struct {
-	srv    *Server
-	report func(*contract.ConnectionEvent)
-	cmd    *exec.Cmd
-	out    tail
-	pipes  []*os.File // read ends of stdout and stderr
-	lines  sync.WaitGroup
+	srv     *Server
+	report  func(*contract.ConnectionEvent)
+	argv    []string
+	cmd     *exec.Cmd
+	out     tail        // stdout and stderr lines, for messages
+	errOut  tail        // stderr lines only
+	printed atomic.Bool // it printed at least one line
+	served  atomic.Bool // it answered the readiness probe
+	bg      sync.WaitGroup
+	pipes   []*os.File // read ends of stdout and stderr (pty masters or pipes)
+	viaPTY  bool
+	lines   sync.WaitGroup
 
 	exited   chan struct{} // closed once the program has been waited for
 	exitErr  error         // how it ended; read after exited is closed
 	stopping atomic.Bool   // the adapter is ending it, so its exit is expected
+	ownExit  bool          // it ended before the adapter ended it; read after exited
 
 	probeWG sync.WaitGroup
+	quit    chan struct{} // closed when stop begins
 
 	mu        sync.Mutex
 	probing   bool                        // readiness not established yet
@@ -179,48 +207,122 @@ type serverRun struct {
 	probeConn net.Conn                    // while its reply is being drained
 }
 
-// start starts the program with its output piped to line readers.
+// start starts the program with its stdout and stderr each on a
+// pseudo-terminal in raw mode (pipes where no pseudo-terminal can be had),
+// read by line readers.
 func (r *serverRun) start(argv []string, dir string) error {
+	r.argv = argv
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	// Python block-buffers a piped stdout, which would hold log lines back
-	// until the program exits.
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	// A terminal makes most programs line-buffer their output; dumb and
+	// NO_COLOR keep those that colour a terminal's output from doing so.
+	cmd.Env = append(programEnv(), "TERM=dumb", "NO_COLOR=1")
 	cmd.SysProcAttr = sysProcAttr()
-	var writers []*os.File
-	for range 2 {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			closeAll(r.pipes)
-			closeAll(writers)
-			return err
-		}
-		r.pipes = append(r.pipes, pr)
-		writers = append(writers, pw)
+	writers, err := r.outputs()
+	if err != nil {
+		return err
 	}
 	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
-	err := cmd.Start()
+	err = cmd.Start()
 	closeAll(writers) // the program holds its own copies
 	if err != nil {
 		closeAll(r.pipes)
 		return err
 	}
 	r.cmd = cmd
-	for _, p := range r.pipes {
+	for i, p := range r.pipes {
 		r.lines.Add(1)
 		go func() {
 			defer r.lines.Done()
-			readLines(p, r.line)
+			readLines(p, func(b []byte) { r.line(b, i == 1) })
 		}()
 	}
+	r.bg.Add(1)
 	go func() {
+		defer r.bg.Done()
 		r.exitErr = cmd.Wait()
+		r.ownExit = !r.stopping.Load()
 		close(r.exited)
-		if !r.stopping.Load() {
-			log.Printf("exec server: program %q ended on its own: %v", argv, exitText(r.exitErr))
+		if r.ownExit {
+			r.awaitOutput(outputGrace)
+			log.Printf("exec server: %s", r.exitReport())
 		}
 	}()
 	return nil
+}
+
+// outputs makes the program's stdout and stderr: the slave ends of two
+// pseudo-terminals, or of two pipes where no pseudo-terminal can be had.
+// The read ends go to r.pipes.
+func (r *serverRun) outputs() ([]*os.File, error) {
+	var writers []*os.File
+	r.viaPTY = true
+	for range 2 {
+		pr, pw, err := openOutput()
+		if err != nil {
+			if r.viaPTY {
+				log.Printf("exec server: no pseudo-terminal (%v): reading the program's output through pipes, so a program that block-buffers it shows its log lines late", err)
+			}
+			r.viaPTY = false
+			if pr, pw, err = os.Pipe(); err != nil {
+				closeAll(r.pipes)
+				closeAll(writers)
+				return nil, err
+			}
+		}
+		r.pipes = append(r.pipes, pr)
+		writers = append(writers, pw)
+	}
+	return writers, nil
+}
+
+// openOutput opens a pseudo-terminal, unless pipesOnly.
+func openOutput() (master, slave *os.File, err error) {
+	if pipesOnly {
+		return nil, nil, errors.New("pseudo-terminals disabled")
+	}
+	return openPTY()
+}
+
+// pipesOnly makes the adapter read through pipes (for tests that show what
+// the pseudo-terminal changes).
+var pipesOnly = false
+
+// exitReport says how the program ended on its own: its exit status with
+// its last line of standard error (a traceback's last line names the
+// error) on the first line, then its last lines of output, and a hint when
+// it printed nothing at all although connections were made.
+func (r *serverRun) exitReport() string {
+	msg := fmt.Sprintf("the server program %q %s", r.argv, exitStatusText(r.exitErr))
+	if last := r.errOut.lastLine(); last != "" {
+		msg += ": " + escapeText(last)
+	}
+	msg += r.out.String()
+	if r.served.Load() && !r.printed.Load() {
+		msg += "\n" + bufferedHint
+	}
+	return msg
+}
+
+// bufferedHint explains a server program that printed nothing at all
+// while connections were made.
+const bufferedHint = "hint: the program printed nothing at all although connections were made (at least the readiness probe); " +
+	"if it logs `connected with:` lines, its output may be block-buffered: flush after each line (see CONTRACT.md)"
+
+// exitStatusText says how a program ended: "exited with status N" or
+// "was ended by signal S".
+func exitStatusText(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "was ended by signal " + ws.Signal().String()
+		}
+		return fmt.Sprintf("exited with status %d", ee.ExitCode())
+	}
+	if err != nil {
+		return "ended: " + err.Error()
+	}
+	return "exited with status 0"
 }
 
 // awaitReady polls a TCP connect to addr until it succeeds, the program
@@ -284,8 +386,22 @@ func (r *serverRun) probed(conn net.Conn) {
 			_ = tc.CloseWrite()
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(probeDrain))
-		_, _ = io.Copy(io.Discard, conn)
+		_, err := io.Copy(io.Discard, conn)
 		_ = conn.Close()
+		if err != nil {
+			return // not answered: nothing to expect in the log
+		}
+		r.served.Store(true)
+		// The program served the probe, so a conforming one logs it.
+		t := time.NewTimer(quietHint)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			if !r.printed.Load() {
+				log.Printf("exec server: %q: %s", r.argv, bufferedHint)
+			}
+		case <-r.quit:
+		}
 	}()
 }
 
@@ -302,9 +418,14 @@ func (r *serverRun) isProbeLocked(ev *contract.ConnectionEvent) bool {
 	return false
 }
 
-// line handles one line of program output.
-func (r *serverRun) line(b []byte) {
-	r.out.add(string(b))
+// line handles one line of program output (of stderr if stderr).
+func (r *serverRun) line(b []byte, stderr bool) {
+	r.printed.Store(true)
+	text := string(bytes.TrimSuffix(b, []byte("\r")))
+	r.out.add(text)
+	if stderr {
+		r.errOut.add(text)
+	}
 	ev := r.srv.event(b)
 	if ev == nil {
 		return
@@ -325,7 +446,12 @@ func (r *serverRun) line(b []byte) {
 // stop kills the program's process group (politely first if polite) and
 // waits until the program and its output readers are done.
 func (r *serverRun) stop(ctx context.Context, polite bool) {
-	r.stopping.Store(true)
+	if r.stopping.Swap(true) {
+		<-r.exited
+		r.lines.Wait()
+		return // already stopped
+	}
+	close(r.quit)
 	p := r.cmd.Process
 	if polite {
 		_ = signalGroup(p, syscall.SIGTERM)
@@ -351,6 +477,7 @@ func (r *serverRun) stop(ctx context.Context, polite bool) {
 	r.awaitOutput(outputGrace)
 	closeAll(r.pipes)
 	r.lines.Wait()
+	r.bg.Wait()
 }
 
 // awaitOutput waits up to limit for the output readers to reach end of

@@ -194,7 +194,7 @@ func TestServerStartFailures(t *testing.T) {
 			want: []string{"exited before its port", "exit status 3", "boom: cannot start", "server starting"}},
 		{name: "never listens", command: server + "--no-listen", ready: 700 * time.Millisecond, within: 5 * time.Second,
 			want: []string{"did not accept connections", "700ms", "server starting"}},
-		{name: "shell exits", command: `/bin/sh -c 'echo half-way >&2; exit 7'`, ready: 30 * time.Second, within: 5 * time.Second,
+		{name: "shell exits", command: `/bin/sh -c 'echo half-way >&2; exit 7' sh {port}`, ready: 30 * time.Second, within: 5 * time.Second,
 			want: []string{"exit status 7", "half-way"}},
 		{name: "missing program", command: "/nonexistent/greeter {port}", ready: time.Second, within: time.Second,
 			want: []string{"starting", "/nonexistent/greeter"}},
@@ -271,8 +271,10 @@ func TestServerProgramExitsWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, readPID(t, pidFile))
-	if err := s.Stop(ctx); err != nil {
-		t.Errorf("Stop after the program exited: %v", err)
+	err = s.Stop(ctx)
+	if err == nil || !strings.Contains(err.Error(), "the server program") || !strings.Contains(err.Error(), "exited with status 0") ||
+		!strings.Contains(err.Error(), "connected with:") {
+		t.Errorf("Stop after the program exited: error %v, want one saying it exited with status 0, with its output", err)
 	}
 	if _, err := s.Start(ctx, &contract.StartRequest{}, func(*contract.ConnectionEvent) {}); err != nil {
 		t.Fatalf("Start after the program exited: %v", err)

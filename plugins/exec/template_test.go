@@ -91,12 +91,13 @@ func TestNewServerAndClientValidate(t *testing.T) {
 		{"server name placeholder", func() error { _, err := NewServer(ServerConfig{Command: "prog {name}"}); return err }, "unknown placeholder {name}"},
 		{"server typo", func() error { _, err := NewServer(ServerConfig{Command: "prog {prot}"}); return err }, "unknown placeholder {prot}"},
 		{"server quote", func() error { _, err := NewServer(ServerConfig{Command: "prog 'x"}); return err }, "unterminated single quote"},
-		{"server bad regexp", func() error { _, err := NewServer(ServerConfig{Command: "p", LogPattern: "("}); return err }, "log pattern"},
+		{"server bad regexp", func() error { _, err := NewServer(ServerConfig{Command: "p {port}", LogPattern: "("}); return err }, "log pattern"},
 		{"server no groups", func() error {
-			_, err := NewServer(ServerConfig{Command: "p", LogPattern: "connected (.*)"})
+			_, err := NewServer(ServerConfig{Command: "p {port}", LogPattern: "connected (.*)"})
 			return err
 		}, "(?P<addr>"},
-		{"server negative", func() error { _, err := NewServer(ServerConfig{Command: "p", ReadyTimeout: -1}); return err }, "negative"},
+		{"server no port", func() error { _, err := NewServer(ServerConfig{Command: "prog --host {host}"}); return err }, "neither {port} nor {addr}"},
+		{"server negative", func() error { _, err := NewServer(ServerConfig{Command: "p {port}", ReadyTimeout: -1}); return err }, "negative"},
 		{"client empty", func() error { _, err := NewClient(ClientConfig{}); return err }, EnvClientCmd},
 		{"client typo", func() error { _, err := NewClient(ClientConfig{Command: "prog {nmae}"}); return err }, "unknown placeholder {nmae}"},
 		{"client bad regexp", func() error { _, err := NewClient(ClientConfig{Command: "p", ReplyPattern: "[x"}); return err }, "reply pattern"},

@@ -1,5 +1,6 @@
 // Package hostile holds plugins that misbehave as plugins rather than as
-// protocol implementations: they exit or hang in the middle of a run. The
+// protocol implementations: they exit or hang in the middle of a run, or
+// report what they observe more than once. The
 // host and the runner must turn each into a clear failure, never a hang or
 // a leaked process.
 package hostile
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
 )
@@ -56,4 +59,46 @@ type HangInGreet struct{}
 func (HangInGreet) Greet(ctx context.Context, _ *contract.GreetRequest) (*contract.GreetResponse, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// DuplicateGap is how long after its first report DuplicateEvents reports
+// a connection again.
+const DuplicateGap = 200 * time.Millisecond
+
+// DuplicateEvents is a server that serves like Inner but reports every
+// connection twice, the second time DuplicateGap after the first, as a
+// server that logs each connection twice would. Specs that stop looking at
+// the first report miss it; SRV-LOG-1 and SRV-CONC-2 must catch it.
+type DuplicateEvents struct {
+	// Inner serves the connections.
+	Inner contract.Server
+
+	wg sync.WaitGroup
+}
+
+// Describe forwards Inner's description, if it has one.
+func (d *DuplicateEvents) Describe() *contract.DescribeResponse {
+	if in, ok := d.Inner.(contract.Describer); ok {
+		return in.Describe()
+	}
+	return &contract.DescribeResponse{}
+}
+
+// Start starts Inner, reporting each of its events twice.
+func (d *DuplicateEvents) Start(ctx context.Context, req *contract.StartRequest, report func(*contract.ConnectionEvent)) (*contract.StartResponse, error) {
+	return d.Inner.Start(ctx, req, func(ev *contract.ConnectionEvent) {
+		report(ev)
+		d.wg.Add(1)
+		time.AfterFunc(DuplicateGap, func() {
+			defer d.wg.Done()
+			report(ev)
+		})
+	})
+}
+
+// Stop stops Inner, then waits for the pending second reports.
+func (d *DuplicateEvents) Stop(ctx context.Context) error {
+	err := d.Inner.Stop(ctx)
+	d.wg.Wait()
+	return err
 }

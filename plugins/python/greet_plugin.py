@@ -36,6 +36,9 @@ import greet_pb2_grpc as pb_grpc  # noqa: E402
 MAGIC_KEY = "GREETSPEC_PLUGIN"
 MAGIC_VALUE = "greeting-protocol-conformance"
 APP_PROTOCOL_VERSION = 1
+# Attach mode, as in the Go contract package (contract.AttachEnv).
+ATTACH_ENV = "GREETSPEC_ATTACH"
+ATTACH_LINE_PREFIX = "greetspec attach details:"
 
 MAX_NAME = 1024
 GREETING = b"welcome to Asif server"
@@ -619,7 +622,10 @@ def watch_parent(shutdown):
 
 
 def main():
-    if os.environ.get(MAGIC_KEY) != MAGIC_VALUE:
+    # Attach mode (GREETSPEC_ATTACH set): started by hand, for example under
+    # a debugger; greetspec connects with --attach-server/--attach-client.
+    attached = bool(os.environ.get(ATTACH_ENV))
+    if not attached and os.environ.get(MAGIC_KEY) != MAGIC_VALUE:
         sys.stderr.write(
             "This is a greetspec plugin: it is started by the greetspec host,\n"
             "not run directly. Run `greetspec` with this plugin instead.\n")
@@ -633,17 +639,22 @@ def main():
         sys.exit(1)
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(encoding="utf-8", errors="backslashreplace")
-    # Like go-plugin's own servers, ignore Ctrl-C: the host shuts us down.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
     shutdown = threading.Event()
+    if attached:
+        # Serve until interrupted by whoever started us.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: shutdown.set())
+    else:
+        # Like go-plugin's own servers, ignore Ctrl-C: the host shuts us down.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     greet_server = GreetServer(shutdown)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=128),
                          handlers=[SideServices(shutdown)])
     pb_grpc.add_GreetServerServicer_to_server(greet_server, server)
     pb_grpc.add_GreetClientServicer_to_server(GreetClient(), server)
 
-    client_pem = os.environ.get("PLUGIN_CLIENT_CERT", "")
+    client_pem = "" if attached else os.environ.get("PLUGIN_CLIENT_CERT", "")
     if client_pem:
         creds, cert_field = make_tls(client_pem)
         port = server.add_secure_port("127.0.0.1:0", creds)
@@ -655,16 +666,27 @@ def main():
         sys.exit(1)
     server.start()
 
-    fields = ["1", str(APP_PROTOCOL_VERSION), "tcp", "127.0.0.1:%d" % port,
-              "grpc"]
-    if cert_field is not None:
-        fields.append(cert_field)
-    sys.stdout.write("|".join(fields) + "\n")
-    sys.stdout.flush()
-
-    threading.Thread(target=watch_parent, args=(shutdown,), name="parent",
-                     daemon=True).start()
-    shutdown.wait()
+    if attached:
+        details = json.dumps({"network": "tcp", "address": "127.0.0.1:%d" % port,
+                              "pid": os.getpid(),
+                              "protocol_version": APP_PROTOCOL_VERSION},
+                             separators=(",", ":"))
+        sys.stdout.write("%s %s\n" % (ATTACH_LINE_PREFIX, details))
+        sys.stdout.flush()
+        sys.stderr.write("Attach mode: serving until interrupted. Test it with\n"
+                         "  greetspec run --attach-server '%s'\n" % details)
+    else:
+        fields = ["1", str(APP_PROTOCOL_VERSION), "tcp", "127.0.0.1:%d" % port,
+                  "grpc"]
+        if cert_field is not None:
+            fields.append(cert_field)
+        sys.stdout.write("|".join(fields) + "\n")
+        sys.stdout.flush()
+        threading.Thread(target=watch_parent, args=(shutdown,), name="parent",
+                         daemon=True).start()
+    # wait() with a timeout keeps the main thread able to run signal handlers.
+    while not shutdown.wait(0.5):
+        pass
     # Let the Shutdown RPC's answer go out, then end promptly.
     greet_server.stop()
     server.stop(0.5).wait(2.0)

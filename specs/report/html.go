@@ -20,7 +20,9 @@ var runTmpl = template.Must(template.New("run").Funcs(template.FuncMap{
 // htmlRow is one requirement of the page.
 type htmlRow struct {
 	specs.Verdict
-	Failed  []specs.SpecOutcome // failed specs, with message and transcript
+	Failed  []specs.SpecOutcome // failed specs shown, with message and transcript
+	More    int                 // failed specs not shown
+	NFailed int                 // all failed specs
 	Notes   []specs.SpecOutcome // not observable or partly observed specs
 	Repro   string
 	Counted map[string]int // spec states -> count
@@ -79,6 +81,11 @@ func WriteHTML(w io.Writer, r Run) error {
 				row.Notes = append(row.Notes, s)
 			}
 		}
+		row.NFailed = len(row.Failed)
+		if len(row.Failed) > maxFailedShown {
+			row.More = len(row.Failed) - maxFailedShown
+			row.Failed = row.Failed[:maxFailedShown]
+		}
 		if v.Outcome == specs.OutcomeFail && r.Repro != nil {
 			row.Repro = r.Repro(v)
 		}
@@ -86,6 +93,10 @@ func WriteHTML(w io.Writer, r Run) error {
 	}
 	return runTmpl.Execute(w, p)
 }
+
+// maxFailedShown is how many failed specs a requirement's row expands to;
+// the rest are counted (the repro command runs them all).
+const maxFailedShown = 5
 
 func sorted(m map[string]string) []kv {
 	var out []kv

@@ -42,12 +42,16 @@ def serve(conn, addr, args):
         conn.close()
         return
     text = name.decode("utf-8", "replace")
-    if args.format == "raw":
+    if args.quiet:
+        line = b""
+    elif args.format == "raw":
         line = b"connected with: %s:%d %s\n" % (addr[0].encode(), addr[1], name)
     elif args.format == "colon":
         line = f"connected with: {addr[0]}:{addr[1]} {text}\n".encode()
     else:
         line = f"connected with:  {addr} {text}\n".encode()
+    if args.crlf:
+        line = line.replace(b"\n", b"\r\n")
     # One write per line under a lock: print() writes its pieces separately,
     # so lines of concurrent connections would interleave.
     with log_lock:
@@ -77,6 +81,10 @@ def main():
     p.add_argument("--no-listen", action="store_true", help="never open the port")
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--exit-after-one", action="store_true")
+    p.add_argument("--crash-after-one", action="store_true",
+                   help="serve one connection, then die of an uncaught exception")
+    p.add_argument("--crlf", action="store_true", help="end log lines with CRLF")
+    p.add_argument("--quiet", action="store_true", help="log nothing")
     args = p.parse_args()
 
     if args.ignore_term:
@@ -86,7 +94,8 @@ def main():
         write_pid(args.child_pidfile, child.pid)
     if args.pidfile:
         write_pid(args.pidfile, os.getpid())
-    print("server starting")
+    if not args.quiet:
+        print("server starting")
     if args.crash:
         print("boom: cannot start", file=sys.stderr)
         sys.exit(3)
@@ -98,6 +107,10 @@ def main():
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((args.host, args.port))
     srv.listen(64)
+    if args.crash_after_one:
+        conn, addr = srv.accept()
+        serve(conn, addr, args)
+        raise RuntimeError("database went away")
     while True:
         conn, addr = srv.accept()
         threading.Thread(target=serve, args=(conn, addr, args), daemon=True).start()

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/core/load"
+	"github.com/spf13/cobra"
+)
+
+type benchOptions struct {
+	server, serverCmd, target string
+	allowRemote, baseline     bool
+	concurrency               []int
+	duration, timeout, idle   time.Duration
+	maxExchanges              int
+	idleConns, slowloris      int
+	name, jsonOut             string
+	startTimeout              time.Duration
+}
+
+func newBenchCmd() *cobra.Command {
+	o := &benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure a server's greetings per second and latency under load",
+		Long: `Greet a server over many connections at once and report greetings per
+second and latency (p50, p90, p99, max) at each concurrency level, with
+failed exchanges counted by class (refused, reset, timeout, wrong-reply,
+ports-exhausted, other).
+
+The server is a plugin (--server, default builtin:reference), a program
+(--server-cmd, through the exec adapter) or a running server (--target).
+With --baseline (the default) a minimal goroutine-per-connection Go server
+is measured side by side with the same load generator, and each level shows
+the ratio to it. --idle and --slowloris hold that many extra connections open
+during the measurement (silent ones, and ones sending a byte at a time).
+
+Every level is bounded by --duration and --max-exchanges. Only loopback
+targets are allowed unless --allow-remote. TIME_WAIT exhaustion of local
+ports shows as ports-exhausted errors, never as a hang.`,
+		Example: `  greetspec bench
+  greetspec bench --server-cmd '/usr/bin/python3 server.py {host} {port}' --concurrency 1,8 --duration 1s
+  greetspec bench --idle 64 --slowloris 64 --json bench.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr()) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "server plugin to measure (default builtin:reference)")
+	f.StringVar(&o.serverCmd, "server-cmd", "", "server program to measure, as a command template (see greetspec run --help)")
+	f.StringVar(&o.target, "target", "", "measure a server already running at host:port")
+	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --target that is not a loopback address")
+	f.BoolVar(&o.baseline, "baseline", true, "also measure a minimal Go server side by side and show the ratio")
+	f.IntSliceVar(&o.concurrency, "concurrency", []int{1, 8, 64, 256}, "concurrency levels")
+	f.DurationVar(&o.duration, "duration", 2*time.Second, "measurement time per level and server")
+	f.IntVar(&o.maxExchanges, "max-exchanges", 200000, "most exchanges per level and server")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "bound on one exchange")
+	f.DurationVar(&o.idle, "idle-timeout", time.Second, "idle timeout T passed to the servers greetspec starts")
+	f.IntVar(&o.idleConns, "idle", 0, "silent connections held open during the measurement")
+	f.IntVar(&o.slowloris, "slowloris", 0, "connections sending one byte at a time during the measurement")
+	f.StringVar(&o.name, "name", "bench", "the name each client sends")
+	f.StringVar(&o.jsonOut, "json", "", "write the results as JSON to this file")
+	f.DurationVar(&o.startTimeout, "start-timeout", 20*time.Second, "bound on the plugin's start")
+	return cmd
+}
+
+// benchReport is what --json writes.
+type benchReport struct {
+	Server   string        `json:"server"`
+	Results  []load.Result `json:"results"`
+	Baseline []load.Result `json:"baseline,omitempty"`
+}
+
+func (o *benchOptions) run(stdout, stderr io.Writer) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	addr, name, stop, err := o.startServer()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	var rawAddr string
+	if o.baseline {
+		var stopRaw func()
+		if rawAddr, stopRaw, err = startRawProcess(o.idle); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("baseline server: %w", err)}
+		}
+		defer stopRaw()
+	}
+	rep := benchReport{Server: name}
+	tty := isTerminal(os.Stderr)
+	ctx := context.Background()
+	for _, c := range o.concurrency {
+		measure := func(who, a string) load.Result {
+			cfg := load.Config{Addr: a, Concurrency: c, Duration: o.duration, MaxExchanges: o.maxExchanges, Name: []byte(o.name),
+				Timeout: o.timeout, Idle: o.idleConns, Slowloris: o.slowloris, SlowInterval: o.idle / 2}
+			if tty {
+				cfg.Progress = func(done int64, el time.Duration) {
+					fmt.Fprintf(stderr, "\r\033[Kbench: %s, concurrency %d: %d exchanges, %s", who, c, done, el.Round(100*time.Millisecond))
+				}
+			}
+			r := load.Run(ctx, cfg)
+			if tty {
+				fmt.Fprint(stderr, "\r\033[K")
+			} else {
+				fmt.Fprintf(stderr, "bench: %s, concurrency %d: %d exchanges in %s\n", who, c, r.Exchanges, r.Elapsed.Round(time.Millisecond))
+			}
+			return r
+		}
+		rep.Results = append(rep.Results, measure(name, addr))
+		if rawAddr != "" {
+			rep.Baseline = append(rep.Baseline, measure("baseline", rawAddr))
+		}
+	}
+	writeBench(stdout, rep)
+	if o.jsonOut != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err == nil {
+			err = os.WriteFile(o.jsonOut, append(b, '\n'), 0o644)
+		}
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--json: %w", err)}
+		}
+	}
+	return nil
+}
+
+func (o *benchOptions) validate() error {
+	n := 0
+	for _, v := range []string{o.server, o.serverCmd, o.target} {
+		if v != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return usageErr("give at most one of --server, --server-cmd and --target")
+	}
+	if len(o.concurrency) == 0 {
+		return usageErr("--concurrency: give at least one level")
+	}
+	for _, c := range o.concurrency {
+		if c < 1 || c > 4096 {
+			return usageErr("--concurrency %d: want 1..4096", c)
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+		max  time.Duration
+	}{{"--duration", o.duration, 10 * time.Minute}, {"--timeout", o.timeout, time.Hour}, {"--idle-timeout", o.idle, time.Duration(^uint32(0)) * time.Millisecond}, {"--start-timeout", o.startTimeout, time.Hour}} {
+		if d.v <= 0 || d.v > d.max {
+			return usageErr("%s %v: want a positive duration up to %v", d.flag, d.v, d.max)
+		}
+	}
+	if o.maxExchanges < 1 {
+		return usageErr("--max-exchanges must be at least 1")
+	}
+	if o.idleConns < 0 || o.slowloris < 0 || o.idleConns+o.slowloris > 4096 {
+		return usageErr("--idle and --slowloris: want 0..4096 connections in all")
+	}
+	if len(o.name) > contract.MaxNameBytes {
+		return usageErr("--name is %d bytes; a name is at most %d", len(o.name), contract.MaxNameBytes)
+	}
+	if o.target != "" {
+		return checkTarget(o.target, o.allowRemote)
+	}
+	return nil
+}
+
+// startServer starts what is measured and returns its address, its name and
+// how to stop it.
+func (o *benchOptions) startServer() (string, string, func(), error) {
+	if o.target != "" {
+		return o.target, o.target, func() {}, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", "", nil, usageErr("cannot find greetspec's own executable: %v", err)
+	}
+	ref := o.server
+	if ref == "" {
+		ref = "builtin:reference"
+	}
+	if o.serverCmd != "" {
+		ref = cmdPrefix + o.serverCmd
+	}
+	spec, err := implSpec(ref, "server", self)
+	if err != nil {
+		return "", "", nil, usageErr("%v", err)
+	}
+	p, err := host.Launch(spec, host.Options{StartTimeout: o.startTimeout})
+	if err != nil {
+		return "", "", nil, &exitError{code: 2, err: err}
+	}
+	srv, err := p.Server()
+	if err != nil {
+		p.Close()
+		return "", "", nil, &exitError{code: 2, err: err}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.startTimeout)
+	defer cancel()
+	resp, err := srv.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: uint32(o.idle.Milliseconds())})
+	if err != nil {
+		p.Close()
+		return "", "", nil, &exitError{code: 2, err: fmt.Errorf("the server did not start: %w", p.Err("Start", err))}
+	}
+	// Read its events as the suite does, so the plugin boundary's full cost
+	// is measured and nothing piles up.
+	evCtx, stopEvents := context.WithCancel(context.Background())
+	if stream, err := srv.Events(evCtx, &contract.EventsRequest{}); err == nil {
+		go func() {
+			for {
+				if _, err := stream.Recv(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	stop := func() {
+		stopEvents()
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_, _ = srv.Stop(sctx, &contract.StopRequest{})
+		p.Close()
+	}
+	return resp.GetAddress(), ref, stop, nil
+}
+
+// startRawProcess runs the baseline server in a process of its own (the
+// hidden `greetspec raw-server`), as the server under test runs in one, so
+// that neither shares the load generator's process.
+func startRawProcess(idle time.Duration) (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self, "raw-server", "--idle-timeout", idle.String())
+	cmd.Env = os.Environ()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("the baseline server did not say its address: %v", err)
+	}
+	return strings.TrimSpace(line), stop, nil
+}
+
+// newRawServerCmd is the hidden baseline server of greetspec bench: it
+// prints its address and serves until its standard input closes.
+func newRawServerCmd() *cobra.Command {
+	var idle time.Duration
+	cmd := &cobra.Command{
+		Use:    "raw-server",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			srv, err := load.StartRaw("127.0.0.1:0", idle)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), srv.Addr())
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			return srv.Close()
+		},
+	}
+	cmd.Flags().DurationVar(&idle, "idle-timeout", time.Second, "idle timeout T")
+	return cmd
+}
+
+func writeBench(w io.Writer, rep benchReport) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "server\tconcurrency\tgreetings/s\tvs baseline\tp50\tp90\tp99\tmax\terrors\n")
+	row := func(who string, r load.Result, base *load.Result) {
+		ratio := "-"
+		if base != nil && base.PerSecond > 0 {
+			ratio = strconv.FormatFloat(r.PerSecond/base.PerSecond, 'f', 2, 64)
+		}
+		var errs []string
+		for c, n := range r.Errors {
+			errs = append(errs, fmt.Sprintf("%s=%d", c, n))
+		}
+		e := "0"
+		if len(errs) > 0 {
+			e = strings.Join(errs, " ")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%v\t%v\t%v\t%v\t%s\n", who, r.Concurrency, r.PerSecond, ratio,
+			r.P50.Round(time.Microsecond), r.P90.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond), e)
+	}
+	for i, r := range rep.Results {
+		var base *load.Result
+		if i < len(rep.Baseline) {
+			base = &rep.Baseline[i]
+		}
+		row(rep.Server, r, base)
+		if base != nil {
+			row("baseline (raw Go)", *base, nil)
+		}
+	}
+	tw.Flush()
+}

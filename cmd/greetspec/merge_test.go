@@ -1,0 +1,47 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/greetspec/greetspec/specs"
+)
+
+// Reports of runs over disjoint parts of the specs merge into the verdict of
+// one run over all of them.
+func TestMergeEqualsOneRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	server := []string{"run", "--server", "builtin:faulty/greeting-capitalised"}
+	parts := []string{"SRV-GREET-1", "SRV-GREET-3 || SRV-NAME-2"}
+	var reports []string
+	for i, filter := range parts {
+		p := filepath.Join(dir, "part"+string(rune('a'+i))+".json")
+		runCLI(t, 5*time.Minute, append(server, "--label-filter", filter, "--json-report", p)...)
+		reports = append(reports, p)
+	}
+	whole := filepath.Join(dir, "whole.json")
+	runCLI(t, 5*time.Minute, append(server, "--label-filter", "SRV-GREET-1 || SRV-GREET-3 || SRV-NAME-2", "--json-report", whole)...)
+	merged := filepath.Join(dir, "merged.json")
+	r := runCLI(t, time.Minute, append([]string{"merge", "--json-report", merged}, reports...)...)
+	if r.code != 1 {
+		t.Errorf("merge: exit %d, want 1 (SRV-GREET-1 failed)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	a, err := specs.ReadVerdicts(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := specs.ReadVerdicts(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i].Outcome != b[i].Outcome || len(a[i].Specs) != len(b[i].Specs) {
+			t.Errorf("%s: one run %s (%d specs), merged %s (%d specs)", a[i].Requirement.ID, a[i].Outcome, len(a[i].Specs), b[i].Outcome, len(b[i].Specs))
+		}
+	}
+	if r := runCLI(t, time.Minute, "merge", filepath.Join(dir, "missing.json")); r.code != 2 {
+		t.Errorf("a missing report: exit %d, want 2", r.code)
+	}
+}

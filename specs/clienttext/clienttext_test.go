@@ -1,0 +1,214 @@
+package clienttext
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greetspec/greetspec/specs"
+)
+
+// clientRequirements are the requirements of the client role.
+func clientRequirements() []string {
+	var ids []string
+	for _, r := range specs.Catalogue() {
+		if r.Role == "client" {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+// greetspec builds the greetspec binary into a temporary directory, once
+// per test binary run.
+func greetspec(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs greetspec against a client program: not in -short mode")
+	}
+	if built != "" {
+		return built
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not on PATH: cannot build greetspec")
+	}
+	dir, err := os.MkdirTemp("", "greetspec-clienttext-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "greetspec")
+	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/greetspec/greetspec/cmd/greetspec")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("building greetspec: %v\n%s", err, out)
+	}
+	built, builtDir = bin, dir
+	return bin
+}
+
+var built, builtDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
+
+// python3 returns the Python interpreter, or skips the test.
+func python3(t *testing.T) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed")
+	}
+	return py
+}
+
+// run runs `greetspec run` against the test client program with args added
+// to its template, selected by labelFilter, and returns its exit status,
+// output, verdicts by requirement and raw JSON report.
+func run(t *testing.T, template, labelFilter string) (int, string, map[string]specs.Verdict, []byte) {
+	t.Helper()
+	bin := greetspec(t)
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(t.TempDir(), "report.json")
+	args := []string{"run", "--client-cmd", template, "--cmd-dir", testdata, "--json-report", report, "--no-repro"}
+	if labelFilter != "" {
+		args = append(args, "--label-filter", labelFilter)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.WaitDelay = 10 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("greetspec %q: %v\n%s", args, err, out.String())
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("greetspec %q did not finish within 5 minutes\n%s", args, out.String())
+	}
+	verdicts, err := specs.ReadVerdicts(report)
+	if err != nil {
+		t.Fatalf("greetspec %q (exit status %d) left no readable report: %v\n%s", args, code, err, out.String())
+	}
+	raw, _ := os.ReadFile(report)
+	byID := map[string]specs.Verdict{}
+	for _, v := range verdicts {
+		byID[v.Requirement.ID] = v
+	}
+	return code, out.String(), byID, raw
+}
+
+// TestCorrectClientProgramPasses runs every client spec against a correct
+// client program told its timeout: every client requirement must pass.
+func TestCorrectClientProgramPasses(t *testing.T) {
+	py := python3(t)
+	code, out, verdicts, _ := run(t, py+" client.py {host} {port} {timeout_ms}", "client")
+	for _, id := range clientRequirements() {
+		if got := verdicts[id].Outcome; got != specs.OutcomePass {
+			t.Errorf("%s: %s, want %s", id, got, specs.OutcomePass)
+		}
+	}
+	if code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
+
+// TestFaultyClientProgramsFail runs each variant of the client program that
+// breaks one requirement against that requirement's specs: it must fail.
+func TestFaultyClientProgramsFail(t *testing.T) {
+	py := python3(t)
+	for _, c := range []struct{ fault, requirement, message string }{
+		{"strict-utf8", "CLI-UTF8-1", "not ERROR_CLASS_OTHER"},
+		{"sends-long", "CLI-LIMIT-1", "must send nothing"},
+		{"mute-refusal", "CLI-LIMIT-1", "--client-outcome name-too-long=STATUS"},
+		{"ignores-timeout", "CLI-TIMEOUT-1", "give up by itself"},
+	} {
+		t.Run(c.fault, func(t *testing.T) {
+			code, out, verdicts, _ := run(t, py+" client.py {host} {port} {timeout_ms} --fault "+c.fault, c.requirement)
+			if got := verdicts[c.requirement].Outcome; got != specs.OutcomeFail {
+				t.Errorf("%s: %s, want %s", c.requirement, got, specs.OutcomeFail)
+			}
+			if code != 1 {
+				t.Errorf("exit status %d, want 1", code)
+			}
+			if !strings.Contains(out, c.message) {
+				t.Errorf("the failure does not say %q", c.message)
+			}
+			if t.Failed() {
+				t.Logf("output:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestUnprintedBytesArePartial runs a correct program that prints nothing
+// when a reset or a timeout cuts the reply: the bytes it received are then
+// not observable, which must not fail, and must be recorded.
+func TestUnprintedBytesArePartial(t *testing.T) {
+	py := python3(t)
+	code, out, verdicts, raw := run(t, py+" client.py {host} {port} {timeout_ms} --fault drops-partial", "CLI-CLOSE-1 || CLI-TIMEOUT-1")
+	for _, id := range []string{"CLI-CLOSE-1", "CLI-TIMEOUT-1"} {
+		if got := verdicts[id].Outcome; got == specs.OutcomeFail || got == specs.OutcomeSkipped {
+			t.Errorf("%s: %s, want it judged without failing", id, got)
+		}
+	}
+	if code == 1 || code == 2 {
+		t.Errorf("exit status %d, want a pass (0, or 3 for partly verified)", code)
+	}
+	if n := bytes.Count(raw, []byte(specs.PartialEntry)); n < 2 {
+		t.Errorf("the report records %q %d times, want at least 2 (one per cut reply)", specs.PartialEntry, n)
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
+
+// TestTimeoutNotPassedIsNotObservable runs a program whose template has no
+// {timeout_ms}: whether it honours a timeout cannot be judged.
+func TestTimeoutNotPassedIsNotObservable(t *testing.T) {
+	py := python3(t)
+	_, out, verdicts, raw := run(t, py+" client.py {host} {port}", "CLI-TIMEOUT-1")
+	if got := verdicts["CLI-TIMEOUT-1"].Outcome; got != specs.OutcomeNotObservable {
+		t.Errorf("CLI-TIMEOUT-1: %s, want %s\n%s", got, specs.OutcomeNotObservable, out)
+	}
+	if !bytes.Contains(raw, []byte("add {timeout_ms} to --client-cmd")) {
+		t.Errorf("the report does not say how to make the timeout observable:\n%s", out)
+	}
+}
+
+// TestNULNameThroughArgumentIsNotObservable runs a program that takes the
+// name as an argument ({name}): a name holding a NUL byte cannot reach it,
+// which must be reported as not observable, never as a failure.
+func TestNULNameThroughArgumentIsNotObservable(t *testing.T) {
+	py := python3(t)
+	_, out, verdicts, raw := run(t, py+" client.py {host} {port} {timeout_ms} --name {name}", "CLI-SEND-1")
+	if got := verdicts["CLI-SEND-1"].Outcome; got == specs.OutcomeFail || got == specs.OutcomeSkipped || got == specs.OutcomePass {
+		t.Errorf("CLI-SEND-1: %s, want it judged as far as observable (a NUL name cannot be an argument)\n%s", got, out)
+	}
+	if !bytes.Contains(raw, []byte(specs.NotObservablePrefix+"the name holds a NUL byte")) {
+		t.Errorf("the report does not say that the NUL name could not reach the program:\n%s", out)
+	}
+}

@@ -395,7 +395,7 @@ func TestSilentClientProgram(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "CLI-SEND-2") || !strings.Contains(r.stdout, "the client under test must connect") {
+	if !strings.Contains(r.stdout, "CLI-SEND-2") || !strings.Contains(r.stdout, "the client under test neither connected nor returned") {
 		t.Errorf("the verdict does not say the client program never connected:\n%s", r.stdout)
 	}
 }
@@ -644,7 +644,7 @@ func TestInterruption(t *testing.T) {
 // An interrupt while the plugins are being set up ends the run at once, in
 // order, with exit status 4.
 func TestInterruptionDuringSetup(t *testing.T) {
-	r := runCLIInterruptedAfter(t, syscall.SIGINT, time.Second, "run", "--server-cmd", "sleep 30", "--ready-timeout", "60s")
+	r := runCLIInterruptedAfter(t, syscall.SIGINT, time.Second, "run", "--server-cmd", "sh -c 'sleep 30' {port}", "--ready-timeout", "60s")
 	if r.code != 4 || !strings.Contains(r.stderr, "interrupted by SIGINT before any spec ran") {
 		t.Fatalf("exit status %d, want 4 with the interruption said\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -338,13 +338,13 @@ var tutorialVerdicts = map[string]specs.Outcome{
 	"SRV-LOG-2":   specs.OutcomeFail, // the name is printed raw
 	// Client: prompt, input(), send without half-close, one recv(1024),
 	// strict decode.
-	"CLI-SEND-1":    specs.OutcomeFail, // input() cannot take a name with a line break
-	"CLI-SEND-2":    specs.OutcomeFail, // it never half-closes
-	"CLI-LIMIT-1":   specs.OutcomeFail, // it sends names over 1024 bytes
-	"CLI-REPLY-1":   specs.OutcomeFail, // one recv misses a reply written in pieces
-	"CLI-REPLY-2":   specs.OutcomePass,
-	"CLI-UTF8-1":    specs.OutcomeFail, // an invalid reply raises UnicodeDecodeError
-	"CLI-CLOSE-1":   specs.OutcomeFail, // bytes then a reset look like a complete reply
+	"CLI-SEND-1":  specs.OutcomeFail, // input() cannot take a name with a line break
+	"CLI-SEND-2":  specs.OutcomeFail, // it never half-closes
+	"CLI-LIMIT-1": specs.OutcomeFail, // it sends names over 1024 bytes
+	"CLI-REPLY-1": specs.OutcomeFail, // one recv misses a reply written in pieces
+	"CLI-REPLY-2": specs.OutcomePass,
+	"CLI-UTF8-1":  specs.OutcomeFail, // an invalid reply raises UnicodeDecodeError
+	"CLI-CLOSE-1": specs.OutcomeFail, // bytes then a reset look like a complete reply
 	// Its command line has no {timeout_ms}: the program is not told its
 	// timeout, so whether it keeps to it cannot be judged.
 	"CLI-TIMEOUT-1": specs.OutcomeNotObservable,

@@ -8,10 +8,12 @@ import (
 	"github.com/greetspec/greetspec/core/logline"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -97,11 +99,10 @@ func (s *Server) Describe() *contract.DescribeResponse {
 // Start starts a fresh program listening on req's address and returns once
 // its port accepts connections.
 //
-// With port 0 the adapter picks a free port itself (listen on port 0, note
-// the port, close) because the program is told a port, not asked for one.
-// Another process could take that port between the close and the program's
-// bind; the program then fails to start, or the readiness probe reaches the
-// other process. On loopback with kernel-chosen ports this is rare.
+// With port 0 the adapter picks a free port itself, because the program is
+// told a port, not asked for one: a random free port below the kernel's
+// ephemeral range (see freePort), which no other program gets by asking
+// for port 0 or by connecting out.
 //
 // The readiness probe is a real connection: it connects, sends nothing,
 // half-closes and reads whatever the program answers, so a conforming
@@ -526,12 +527,45 @@ func listenHostPort(addr string) (host, port string, err error) {
 
 // freePort asks the kernel for a free port on host and releases it.
 func freePort(host string) (string, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
+	// A port the kernel hands out for port 0 comes from the ephemeral range,
+	// from which it also picks ports for other programs' listeners and
+	// outgoing connections: between our check and the program's bind, one
+	// of those may take it. A random free port below that range is only
+	// ever taken by someone who names it.
+	low, high := 20000, ephemeralLow()-1
+	if high-low < 1000 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return "", err
+		}
+		_, port, _ := net.SplitHostPort(l.Addr().String())
+		return port, l.Close()
 	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port, l.Close()
+	var lastErr error
+	for range 50 {
+		port := strconv.Itoa(low + rand.IntN(high-low+1))
+		l, err := net.Listen("tcp", net.JoinHostPort(host, port))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return port, l.Close()
+	}
+	return "", fmt.Errorf("no free port found below the ephemeral range: %w", lastErr)
+}
+
+// ephemeralLow returns the first port of the kernel's ephemeral range
+// (32768 when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 1024 {
+				return n
+			}
+		}
+	}
+	return 32768
 }
 
 // probeAddress is where readiness is probed: the listen address, with a

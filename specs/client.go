@@ -99,7 +99,8 @@ func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 // Wait waits up to within for the client to return and gives its response.
 func (g *PendingGreet) Wait(within time.Duration) *contract.GreetResponse {
 	GinkgoHelper()
-	Eventually(g.done).WithTimeout(within).Should(BeClosed(), "the client under test must return within %v", within)
+	Eventually(g.done).WithTimeout(within).Should(BeClosed(),
+		"the client under test must return within %v (it was given a timeout of %v)", within, g.Timeout)
 	Expect(g.err).NotTo(HaveOccurred(), "the client plugin failed")
 	return g.resp
 }
@@ -177,7 +178,7 @@ func (p *ProbeServer) AcceptOrReturn(g *PendingGreet) *wire.Conn {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			Fail(fmt.Sprintf("the client under test neither connected nor returned within %v (the timeout it was given, %v, plus %v)",
+			Fail(fmt.Sprintf("the client under test must connect to the server, but it neither connected nor returned within %v (the timeout it was given, %v, plus %v)",
 				limit, g.Timeout, Settings.WaitTimeout))
 		}
 	}

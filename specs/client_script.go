@@ -18,10 +18,15 @@ import (
 // returns with what the fixture expects.
 
 // silentServerTimeout is the timeout given to the client when the scripted
-// server is expected to leave it waiting (CLI-TIMEOUT-1). It is longer than
+// server is expected to leave it waiting (CLI-TIMEOUT-1). It is well over
 // the probe's own wait for the name (T), so that even a client that never
 // half-closes has its reply bytes before it gives up.
-func silentServerTimeout() time.Duration { return 2 * Settings.IdleTimeout }
+//
+// It is 4 T: the probe ends the name of a client that never half-closes
+// after up to 2 T (receiveName reads for T, then waits T of silence), and
+// such a client must still get the reply before its own timeout, with 2 T
+// to spare for a loaded machine's scheduling delays.
+func silentServerTimeout() time.Duration { return 4 * Settings.IdleTimeout }
 
 // plainName is the name the client specs send when the name does not
 // matter: the first non-empty ASCII name of names.json.
@@ -83,9 +88,10 @@ func exchangeName(name string) []byte {
 
 // playReply greets the probe with the client under test while the probe
 // plays the server scripted by r: it reads the name as a conforming server
-// would (end of stream, 1024 bytes, or T), writes r's pieces with r's gap,
-// pauses r's gap again and closes as r says ("none": it holds the connection
-// until the client returns). It returns the finished Greet.
+// would (end of stream, 1024 bytes, or T), writes r's pieces with r's gap
+// (scaled by FixturePause), pauses that gap again and closes as r says
+// ("none": it holds the connection until the client returns). It returns
+// the finished Greet.
 func playReply(r fixtures.Reply, timeout time.Duration) *PendingGreet {
 	GinkgoHelper()
 	probe := NewProbeServer()
@@ -94,9 +100,9 @@ func playReply(r fixtures.Reply, timeout time.Duration) *PendingGreet {
 	receiveName(conn, pending, contract.MaxNameBytes)
 	// A failed write (a client that left early) is in the transcript; the
 	// client's response is what the spec judges.
-	_ = conn.SendPieces(r.Pieces, r.Gap, Settings.WaitTimeout)
+	_ = conn.SendPieces(r.Pieces, FixturePause(r.Gap), Settings.WaitTimeout)
 	if r.Close != fixtures.CloseNone {
-		pause(r.Gap)
+		pause(FixturePause(r.Gap))
 		if r.Close == fixtures.CloseReset {
 			_ = conn.Abort()
 		} else {
@@ -157,9 +163,11 @@ func expectReply(g *PendingGreet, r fixtures.Reply) {
 		return
 	}
 	Expect(string(resp.GetReply())).To(Equal(string(r.ExpectReply)),
-		"%s: the client must return exactly the %d reply bytes %q", r.Why, len(r.ExpectReply), r.ExpectReply)
+		"%s: the client returned %d reply bytes %q; it must return exactly the %d reply bytes %q",
+		r.Why, len(resp.GetReply()), shortBytes(resp.GetReply()), len(r.ExpectReply), shortBytes(r.ExpectReply))
 	Expect(resp.GetShown()).To(Equal(r.ExpectShown),
-		"%s: the client must show the reply decoded with one U+FFFD per maximal subpart", r.Why)
+		"%s: the client showed the reply as %+q; it must show it decoded with one U+FFFD per maximal subpart, %+q",
+		r.Why, resp.GetShown(), r.ExpectShown)
 }
 
 // expectGreeting checks that a finished Greet succeeded with the greeting.
@@ -204,7 +212,7 @@ func expectClass(g *PendingGreet, want, why string) {
 			hint = "; a wrapped program succeeds by exiting with status 0 after printing the reply on standard output"
 		}
 	}
-	Fail(fmt.Sprintf("%s: the client must report %s, not %s%s (it said %q)", why, want, got, hint, resp.GetError()))
+	Fail(fmt.Sprintf("%s: the client reported %s (it said %q); it must report %s%s", why, got, resp.GetError(), want, hint))
 }
 
 // replyRequirement assigns each case of replies.json to the requirement its

@@ -29,7 +29,7 @@ func DescribeRequirement(id string, body func()) bool {
 	described[id]++
 	describedMu.Unlock()
 	text := fmt.Sprintf("%s (%s): %s", r.ID, r.Level, r.Text)
-	return Describe(text, Label(r.ID, r.Role, strings.ToLower(r.Level), r.Area), func() {
+	return Describe(text, Label(r.ID, r.Role, strings.ToLower(r.Level), r.Area), priorityHint(r.ID), func() {
 		BeforeEach(func() {
 			if (r.Role == "server" && !serverUnderTest()) || (r.Role == "client" && Settings.Client == "") {
 				Skip("no " + r.Role + " under test")

@@ -13,6 +13,8 @@ import (
 	"github.com/greetspec/greetspec/core/wire"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // ServerUnderTest is the server under test for one spec: a server plugin
@@ -32,6 +34,8 @@ type ServerUnderTest struct {
 	caps     map[string]bool // capabilities the server declared
 	mu       sync.Mutex
 	events   []*contract.ConnectionEvent
+	arrived  chan struct{} // closed at the next event (see arrivals)
+	exited   string        // why the server stopped serving on its own, if it did
 }
 
 // StartServer starts the server under test on 127.0.0.1 port 0 with the
@@ -88,6 +92,13 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 		for {
 			ev, err := stream.Recv()
 			if err != nil {
+				// A server that stopped serving on its own (a wrapped
+				// program that exited) ends the stream saying why.
+				if st, ok := status.FromError(err); ok && st.Code() == codes.Aborted {
+					s.mu.Lock()
+					s.exited = st.Message()
+					s.mu.Unlock()
+				}
 				return
 			}
 			s.record(ev)
@@ -112,7 +123,21 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 func (s *ServerUnderTest) record(ev *contract.ConnectionEvent) {
 	s.mu.Lock()
 	s.events = append(s.events, ev)
+	if s.arrived != nil {
+		close(s.arrived)
+		s.arrived = nil
+	}
 	s.mu.Unlock()
+}
+
+// arrivals returns a channel closed at the next recorded event.
+func (s *ServerUnderTest) arrivals() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.arrived == nil {
+		s.arrived = make(chan struct{})
+	}
+	return s.arrived
 }
 
 // Events returns the events reported so far. On the wire channel there are
@@ -169,12 +194,43 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 	if s.channel == ChannelLog {
 		what = "log line"
 	}
-	Eventually(func() []*contract.ConnectionEvent {
+	// Event-driven: each recorded event wakes the wait, so it ends the
+	// moment the event arrives; a slow tick rechecks a followed log and a
+	// server that stopped on its own.
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		arrived := s.arrivals()
 		s.failIfLogLost()
-		return s.EventsFrom(conn.LocalAddr())
-	}).WithTimeout(wait).WithPolling(10*time.Millisecond).ShouldNot(BeEmpty(),
-		"the server must report the connection from %s (awaited its %s for %v)", conn.LocalAddr(), what, wait)
-	return s.EventsFrom(conn.LocalAddr())[0]
+		if evs := s.EventsFrom(conn.LocalAddr()); len(evs) > 0 {
+			return evs[0]
+		}
+		s.failIfExited()
+		select {
+		case <-arrived:
+		case <-tick.C:
+		case <-deadline.C:
+			evs := s.EventsFrom(conn.LocalAddr())
+			Expect(evs).NotTo(BeEmpty(),
+				"the server must report the connection from %s (awaited its %s for %v)", conn.LocalAddr(), what, wait)
+			return evs[0]
+		}
+	}
+}
+
+// failIfExited stops the spec when the server stopped serving on its own:
+// no event will come, and the reason (a wrapped program's exit status and
+// last stderr line) is the cause to report.
+func (s *ServerUnderTest) failIfExited() {
+	GinkgoHelper()
+	s.mu.Lock()
+	why := s.exited
+	s.mu.Unlock()
+	if why != "" {
+		Fail(why)
+	}
 }
 
 // failIfLogLost stops the spec when the followed log of address mode ended:
@@ -194,7 +250,9 @@ func (s *ServerUnderTest) failIfLogLost() {
 func (s *ServerUnderTest) Dial() *wire.Conn {
 	GinkgoHelper()
 	conn, err := wire.Dial(s.Addr, Settings.WaitTimeout)
-	Expect(err).NotTo(HaveOccurred(), "connecting to the server under test at %s", s.Addr)
+	if err != nil {
+		Fail(dialFailure(s.Addr, err))
+	}
 	attachTranscript("probe client "+conn.LocalAddr()+" -> server", conn)
 	return conn
 }
@@ -205,8 +263,8 @@ func (s *ServerUnderTest) Dial() *wire.Conn {
 func (s *ServerUnderTest) Greet(name []byte) (*wire.Conn, wire.Result) {
 	GinkgoHelper()
 	conn := s.Dial()
-	Expect(conn.Send(name, Settings.WaitTimeout)).To(Succeed())
-	Expect(conn.CloseWrite()).To(Succeed())
+	expectProbeOK(conn, conn.Send(name, Settings.WaitTimeout), "the name had ended", "sending the name")
+	expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing after the name")
 	return conn, conn.ReadUntilEnd(0, Settings.WaitTimeout+s.Idle)
 }
 

@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
@@ -23,10 +24,10 @@ var _ = DescribeRequirement("SRV-CLOSE-1", func() {
 		GinkgoHelper()
 		server := StartServer(0)
 		conn := server.Dial()
-		Expect(conn.Send(c.Bytes, Settings.WaitTimeout)).To(Succeed(),
-			"the server must accept all %d bytes of an over-long name", c.TotalBytes)
+		before := fmt.Sprintf("the probe client had sent all %d bytes of an over-long name (it must drain them)", c.TotalBytes)
+		expectProbeOK(conn, conn.Send(c.Bytes, Settings.WaitTimeout), before, "sending the over-long name")
 		if halfClose {
-			Expect(conn.CloseWrite()).To(Succeed())
+			expectProbeOK(conn, conn.CloseWrite(), "the probe client had half-closed (it must drain input)", "half-closing after the over-long name")
 		}
 		res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 		Expect(res.Data).NotTo(BeEmpty(),

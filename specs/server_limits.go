@@ -22,14 +22,16 @@ var _ = DescribeRequirement("SRV-LIMIT-1", func() {
 			ev := server.EventFor(conn, 0)
 			if server.ObservesRaw() {
 				Expect(len(ev.GetNameRaw())).To(Equal(l.NameBytes),
-					"of %d bytes sent the name must be the first %d, no later byte: %s", l.TotalBytes, l.NameBytes, describeEvent(ev))
+					"the server took a name of %d bytes of the %d sent; it must take the first %d, no later byte: %s",
+					len(ev.GetNameRaw()), l.TotalBytes, l.NameBytes, describeEvent(ev))
 				Expect(ev.GetNameRaw()).To(Equal(l.NameRaw),
 					"of %d bytes sent the name must be exactly the first %d", l.TotalBytes, l.NameBytes)
 			}
 			// The payload is ASCII, so the decoded (and logged) name shows
 			// every byte the server took.
 			Expect(len(ev.GetName())).To(Equal(l.NameBytes),
-				"of %d bytes sent the name must be the first %d, no later byte: %s", l.TotalBytes, l.NameBytes, describeEvent(ev))
+				"the server took a name of %d bytes of the %d sent; it must take the first %d, no later byte: %s",
+				len(ev.GetName()), l.TotalBytes, l.NameBytes, describeEvent(ev))
 			Expect(ev.GetName()).To(Equal(string(l.NameRaw)),
 				"the decoded name must be the first %d bytes, no later byte", l.NameBytes)
 		},

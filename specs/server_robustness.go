@@ -30,8 +30,8 @@ var _ = DescribeRequirement("SRV-CONC-1", func() {
 		idle := server.Dial()
 		name := fixtureNameByID("ascii")
 		conn := server.Dial()
-		Expect(conn.Send(name.Bytes, Settings.WaitTimeout)).To(Succeed())
-		Expect(conn.CloseWrite()).To(Succeed())
+		expectProbeOK(conn, conn.Send(name.Bytes, Settings.WaitTimeout), "the name had ended", "sending the name")
+		expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing after the name")
 		res := conn.ReadUntilEnd(0, window)
 		Expect(res.Data).NotTo(BeEmpty(),
 			"the server must greet a client %s while another connected client (%s) stays idle: %s",
@@ -41,7 +41,7 @@ var _ = DescribeRequirement("SRV-CONC-1", func() {
 
 var _ = DescribeRequirement("SRV-CONC-2", func() {
 	It(fmt.Sprintf("greets %d simultaneous clients and reports each once with its own name", simultaneousClients), func() {
-		server := StartServer(0)
+		server := StartServer(longIdle) // a slow dial of 32 clients must not let T end a name
 		base := fixtureNameByID("ascii").Name
 		conns := make([]*wire.Conn, simultaneousClients)
 		names := make([]string, simultaneousClients)
@@ -52,9 +52,9 @@ var _ = DescribeRequirement("SRV-CONC-2", func() {
 		// Every client is connected before any sends; every name is sent
 		// before any reply is read.
 		for i, conn := range conns {
-			Expect(conn.Send([]byte(names[i]), Settings.WaitTimeout)).To(Succeed(),
-				"the server must take the name of client %d of %d", i+1, simultaneousClients)
-			Expect(conn.CloseWrite()).To(Succeed())
+			doing := fmt.Sprintf("sending the name of client %d of %d", i+1, simultaneousClients)
+			expectProbeOK(conn, conn.Send([]byte(names[i]), Settings.WaitTimeout), "the name had ended", doing)
+			expectProbeOK(conn, conn.CloseWrite(), "the name had ended", doing)
 		}
 		deadline := time.Now().Add(Settings.WaitTimeout + server.Idle)
 		results := make([]wire.Result, simultaneousClients)
@@ -110,8 +110,8 @@ var _ = DescribeRequirement("SRV-LOG-2", func() {
 		func(c fixtures.Name) {
 			ev := loggedEvent(c)
 			Expect(controlCharacters(ev.GetLogLine())).To(BeEmpty(),
-				"the log line must stay one line free of control characters: the name's must be escaped (%s); log line %+q",
-				c.Why, ev.GetLogLine())
+				"the server logged the name's %v raw in the log line %+q; it must escape them so that the line stays one line free of control characters (%s)",
+				controlCharacters(ev.GetLogLine()), ev.GetLogLine(), c.Why)
 			expectLoggedAsIs(ev)
 		},
 		fixtureEntries(fixtures.ControlNames(), func(c fixtures.Name) string { return c.ID }),
@@ -121,7 +121,7 @@ var _ = DescribeRequirement("SRV-LOG-2", func() {
 		func(c fixtures.Name) {
 			ev := loggedEvent(c)
 			Expect(controlCharacters(ev.GetLogLine())).To(BeEmpty(),
-				"the log line must be free of control characters; log line %+q", ev.GetLogLine())
+				"the server logged %v raw in the log line %+q; it must be free of control characters", controlCharacters(ev.GetLogLine()), ev.GetLogLine())
 			expectLoggedAsIs(ev)
 		},
 		fixtureEntries(namesToLog(), func(c fixtures.Name) string { return c.ID }),
@@ -162,14 +162,15 @@ func expectLoggedAsIs(ev *contract.ConnectionEvent) {
 	for _, run := range strings.FieldsFunc(ev.GetName(), isControl) {
 		i := strings.Index(rest, run)
 		Expect(i).NotTo(BeNumerically("<", 0),
-			"the log line must contain %+q of the name %+q as it is, after the name's earlier characters; log line %+q",
+			"the server changed %+q of the name %+q in the log line %+q; it must log it as it is (only control characters, U+2028 and U+2029 may be escaped)",
 			run, ev.GetName(), line)
 		rest = rest[i+len(run):]
 	}
 }
 
-// controlCharacters returns the control characters in s, as PROTOCOL.md
-// defines them for SRV-LOG-2: U+0000 to U+001F and U+007F to U+009F.
+// controlCharacters returns the characters in s that SRV-LOG-2 has escaped:
+// the control characters U+0000 to U+001F and U+007F to U+009F, and the line
+// and paragraph separators U+2028 and U+2029.
 func controlCharacters(s string) []string {
 	var out []string
 	for _, r := range s {
@@ -180,4 +181,4 @@ func controlCharacters(s string) []string {
 	return out
 }
 
-func isControl(r rune) bool { return r < 0x20 || (r >= 0x7F && r <= 0x9F) }
+func isControl(r rune) bool { return contract.EscapedInLog(r) }

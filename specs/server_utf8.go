@@ -59,8 +59,8 @@ var _ = DescribeRequirement("SRV-UTF8-4", func() {
 			conn := exchangeForEvent(server, c.Bytes)
 			ev := server.EventFor(conn, 0)
 			Expect(tail(ev.GetName(), 8)).To(HaveSuffix(c.DecodedTail),
-				"the decoded name must end in %+q: a character cut at byte 1024 becomes one U+FFFD and is never completed from later bytes (%s)",
-				c.DecodedTail, c.Why)
+				"the server decoded the name to one ending in %+q%s; it must end in %+q: a character cut at byte 1024 becomes one U+FFFD and is never completed from later bytes (%s)",
+				tail(ev.GetName(), 8), bytesTaken(server, ev), c.DecodedTail, c.Why)
 			server.expectRaw(ev, c.NameRaw,
 				fmt.Sprintf("the name must be exactly the first %d bytes sent, with no byte past the limit (%s)", len(c.NameRaw), c.Why))
 			Expect(ev.GetName()).To(Equal(contract.DecodeUTF8(c.NameRaw)),
@@ -125,10 +125,13 @@ func expectStillServing(server *ServerUnderTest, after string) {
 	GinkgoHelper()
 	name := fixtureNameByID("ascii")
 	conn, err := wire.Dial(server.Addr, Settings.WaitTimeout)
-	Expect(err).NotTo(HaveOccurred(), "the server must still accept later clients after %s", after)
+	if err != nil {
+		Fail(dialFailure(server.Addr, err) + "; it must still accept later clients after " + after)
+	}
 	attachTranscript("probe client "+conn.LocalAddr()+" -> server (still serving?)", conn)
-	Expect(conn.Send(name.Bytes, Settings.WaitTimeout)).To(Succeed(), "the server must still take names after %s", after)
-	Expect(conn.CloseWrite()).To(Succeed())
+	expectProbeOK(conn, conn.Send(name.Bytes, Settings.WaitTimeout), "the name had ended",
+		"sending the name of a later client after "+after)
+	expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing a later client's name after "+after)
 	res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 	Expect(conn.Close()).To(Succeed())
 	var ev *contract.ConnectionEvent
@@ -147,7 +150,7 @@ func expectDecodedAs(name []byte, want, rule string) {
 	conn := exchangeForEvent(server, name)
 	ev := server.EventFor(conn, 0)
 	server.expectRaw(ev, name, "the server must take the name's bytes as sent")
-	server.expectNamed(ev, want, rule)
+	server.expectNamed(ev, want, fmt.Sprintf("the server decoded % x to %+q; %s, %+q", name, ev.GetName(), rule, want))
 }
 
 // expectReplyAsSent checks that a probe received a reply, and exactly the bytes
@@ -156,7 +159,7 @@ func expectDecodedAs(name []byte, want, rule string) {
 // every requirement that needs a client to be greeted.
 func expectReplyAsSent(server *ServerUnderTest, res wire.Result, ev *contract.ConnectionEvent, what string) {
 	GinkgoHelper()
-	Expect(res.Data).NotTo(BeEmpty(), "%s: %s", what, res)
+	Expect(res.Data).NotTo(BeEmpty(), "the server sent nothing (%s); %s", res, what)
 	if !server.ObservesReplies() {
 		return // only the arrival can be checked
 	}

@@ -3,6 +3,7 @@ package specs_test
 import (
 	"flag"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/greetspec/greetspec/plugins/builtin"
@@ -17,6 +18,11 @@ func init() { specs.RegisterFlags(flag.CommandLine) }
 // runs against the reference plugins without building anything else.
 func TestMain(m *testing.M) {
 	builtin.ServeIfRequested()
+	// Race-built plugins launched by the suite would sleep a second at
+	// exit (the race runtime's default atexit_sleep_ms).
+	if !strings.Contains(os.Getenv("GORACE"), "atexit_sleep_ms") {
+		_ = os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	}
 	os.Exit(m.Run())
 }
 

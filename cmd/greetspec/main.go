@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/plugins/builtin"
+	"github.com/greetspec/greetspec/specs/runner"
 	"github.com/spf13/cobra"
 )
 
@@ -35,10 +37,32 @@ func usageErr(format string, args ...any) error {
 }
 
 func main() {
-	// Re-executed as one of its own built-in plugins, greetspec serves it
-	// and never reaches the CLI.
+	// Re-executed as the run's watchdog or as one of its own built-in
+	// plugins, greetspec serves that and never reaches the CLI.
+	host.ServeWatchdogIfRequested()
 	builtin.ServeIfRequested()
-	os.Exit(execute(os.Args[1:]))
+	os.Exit(contained(os.Args[1:]))
+}
+
+// contained runs the CLI inside a containment (see host.Contain): whatever
+// ends greetspec, even SIGKILL, no plugin, wrapped program or process they
+// started outlives it, and no temporary directory stays behind. A process
+// still running host.DefaultInterruptGrace after a signal (or the grace
+// given to host.OnInterrupt), or a second signal, ends greetspec at once
+// with status 4, after that cleanup.
+func contained(args []string) int {
+	if len(args) > 0 && args[0] == runner.LaneCommand {
+		// A lane of a parallel run is inside its parent's containment.
+		return execute(args)
+	}
+	if self, err := os.Executable(); err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec: warning: processes not contained:", err)
+	} else if err := host.Contain(self); err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec: warning: processes not contained:", err)
+	}
+	code := execute(args)
+	host.Exit(code) // unless an interrupt is already ending the run
+	return code
 }
 
 // execute runs the CLI with args and returns the exit status.
@@ -75,6 +99,6 @@ greetspec bundles correct reference plugins and deliberately faulty ones.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newListCmd(), newPluginsCmd(), newSelftestCmd(), newNewCmd(), newMatrixCmd(), newBenchCmd(), newRawServerCmd(), newMergeCmd())
+	root.AddCommand(newRunCmd(), newListCmd(), newPluginsCmd(), newSelftestCmd(), newNewCmd(), newMatrixCmd(), newBenchCmd(), newRawServerCmd(), newMergeCmd(), newLaneCmd())
 	return root
 }

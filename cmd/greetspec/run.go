@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -50,6 +51,8 @@ type runOptions struct {
 	flake                         flakeOptions
 	seed                          int64
 	pluginLog                     bool
+	speed                         speedOptions
+	serverSHA256, clientSHA256    string
 
 	timeout       time.Duration
 	acceptPartial bool
@@ -143,6 +146,9 @@ grace, the plugins are cleaned up, and what did not finish is INTERRUPTED.
 	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
 	f.Int64Var(&o.seed, "seed", 0, "seed for spec order (0: random)")
 	f.BoolVar(&o.pluginLog, "plugin-log", false, "show the plugins' own log output")
+	o.speed.register(f)
+	f.StringVar(&o.serverSHA256, "server-sha256", "", "refuse to start the --server plugin unless its executable, or the script it runs (first argument), has this SHA-256 (hex)")
+	f.StringVar(&o.clientSHA256, "client-sha256", "", "refuse to start the --client plugin unless its executable, or the script it runs (first argument), has this SHA-256 (hex)")
 	o.flake.register(cmd)
 	return cmd
 }
@@ -193,6 +199,9 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		intr.stop() // the repeated runs handle signals themselves
 		return runRepeated(out, args, n, o.flake.untilFails)
 	}
+	if err := o.pinChecksums(); err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return usageErr("cannot find greetspec's own executable: %v", err)
@@ -212,6 +221,9 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		s.PluginLog = os.Stderr
 	}
 	specs.Settings = s
+	if o.speed.explainWaits {
+		return explainWaits(o, s)
+	}
 
 	selected, err := o.selection()
 	if err != nil {
@@ -270,7 +282,13 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	gomega.RegisterFailHandler(Fail)
 	t := &fakeT{}
 	if sig, _ := intr.signalled(); sig == nil {
-		RunSpecs(t, "greetspec conformance", suiteConfig, reporterConfig)
+		_, err := o.launchSuite(t, suiteConfig, reporterConfig, ginkgoArgs)
+		var ee *exitError
+		// An interrupted parallel run still has a report: it is judged below.
+		if err != nil && !(errors.As(err, &ee) && ee.code == exitInterrupted) {
+			specs.ClosePlugins()
+			return err
+		}
 	}
 	specs.ClosePlugins()
 

@@ -62,7 +62,7 @@ Exit status: 0 all checks hold, 1 some do not, 2 setup error.`,
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&parallel, "parallel", 4, "how many suite runs go at once")
+	cmd.Flags().IntVar(&parallel, "parallel", selftest.DefaultParallel, "how many suite runs go at once")
 	cmd.Flags().DurationVar(&timeout, "run-timeout", 5*time.Minute, "bound on each suite run")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print each run as it finishes")
 	return cmd

@@ -123,6 +123,14 @@ func (o *runOptions) validateDurations(cmd *cobra.Command) error {
 	if o.idleTimeout%time.Millisecond != 0 {
 		return usageErr("--idle-timeout %v is not a whole number of milliseconds, which is how T is passed to servers", o.idleTimeout)
 	}
+	if o.speed.procs < 1 {
+		return usageErr("--procs must be at least 1, got %d", o.speed.procs)
+	}
+	if o.speed.shard != "" {
+		if _, _, err := parseShard(o.speed.shard); err != nil {
+			return usageErr("--shard %v", err)
+		}
+	}
 	if o.gap >= o.idleTimeout {
 		return usageErr("--gap (%v) must be below --idle-timeout (%v)", o.gap, o.idleTimeout)
 	}

@@ -96,6 +96,11 @@ func (a *serverAdapter) Events(_ *EventsRequest, stream GreetServer_EventsServer
 	a.mu.Lock()
 	run := a.run
 	a.mu.Unlock()
+	var exited <-chan struct{}
+	why := func() error { return nil }
+	if x, ok := a.impl.(ServerExit); ok {
+		exited, why = x.Exited()
+	}
 	sent := 0
 	for {
 		a.mu.Lock()
@@ -116,7 +121,19 @@ func (a *serverAdapter) Events(_ *EventsRequest, stream GreetServer_EventsServer
 			return nil
 		}
 		select {
+		case <-exited:
+			if len(pending) == 0 {
+				msg := "the server stopped serving on its own"
+				if err := why(); err != nil {
+					msg = err.Error()
+				}
+				return status.Error(codes.Aborted, msg)
+			}
+		default:
+		}
+		select {
 		case <-changed:
+		case <-exited:
 		case <-stream.Context().Done():
 			return stream.Context().Err()
 		}

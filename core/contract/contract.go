@@ -47,6 +47,18 @@ type Client interface {
 	Greet(ctx context.Context, req *GreetRequest) (*GreetResponse, error)
 }
 
+// ServerExit may be implemented by a Server that can stop serving on its
+// own, such as a wrapped program that exits. Exited is called once per
+// Events stream, after Start: it returns a channel that is closed when the
+// server of that Start stopped serving without being asked to (after every
+// event it produced has been reported), and a function giving the reason.
+// The Events stream then ends with that reason as a gRPC status with code
+// Aborted, so that the host can say why events stopped coming. A nil
+// channel means the server cannot tell.
+type ServerExit interface {
+	Exited() (<-chan struct{}, func() error)
+}
+
 // Describer may be implemented by a Server or Client to name itself and
 // declare optional capabilities.
 type Describer interface {

@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -60,10 +61,19 @@ func maximalSubpart(b []byte) int {
 	return n
 }
 
-// EscapeLogName escapes the control characters of name (U+0000-U+001F and
-// U+007F-U+009F) as \xHH, \n, \r or \t, and a backslash as \\, so that a log
-// line stays one line with no control characters (SRV-LOG-2). Every other
-// character is kept as it is.
+// EscapedInLog reports whether SRV-LOG-2 has r escaped in the log line:
+// the control characters U+0000-U+001F and U+007F-U+009F, and the line and
+// paragraph separators U+2028 and U+2029 (PROTOCOL.md, decision 16). Every
+// other character is logged as it is.
+func EscapedInLog(r rune) bool {
+	return r <= 0x1F || (r >= 0x7F && r <= 0x9F) || r == 0x2028 || r == 0x2029
+}
+
+// EscapeLogName escapes the characters of name that EscapedInLog names: a
+// control character as \n, \r, \t or \xHH, U+2028 and U+2029 as \u2028 and
+// \u2029, and a backslash as \\, so that a log line stays one line with no
+// control characters or line breaks (SRV-LOG-2). Every other character is
+// kept as it is.
 func EscapeLogName(name string) string {
 	var sb strings.Builder
 	for _, r := range name {
@@ -76,7 +86,9 @@ func EscapeLogName(name string) string {
 			sb.WriteString(`\r`)
 		case r == '\t':
 			sb.WriteString(`\t`)
-		case r < 0x20 || (r >= 0x7F && r <= 0x9F):
+		case r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&sb, `\u%04x`, r)
+		case EscapedInLog(r):
 			sb.WriteString(`\x`)
 			sb.WriteByte("0123456789abcdef"[r>>4])
 			sb.WriteByte("0123456789abcdef"[r&0xF])

@@ -5,8 +5,17 @@
 // timeout, in a process group of its own with a parent-death signal, and
 // returns a Plugin whose Close kills the whole group on every path: normal
 // end, a crashed plugin, a hung plugin, or a plugin that lied in its
-// handshake. Errors from a plugin that went away name the plugin and say how
-// it exited, with its last lines of stderr.
+// handshake. Each launch marks the plugin's processes with a containment
+// token (ContainEnv), so Close also kills what left the process tree (a
+// double-forked daemon). The start timeout bounds the whole launch,
+// handshake line, TLS handshake and first gRPC call included. Errors from a
+// plugin that went away name the plugin and say how it exited, with its
+// last lines of stderr, escaped (EscapeText).
+//
+// Contain, called once by the greetspec command, extends this to the whole
+// run: whatever ends greetspec, even SIGKILL, nothing it started survives
+// and no temporary directory stays behind. A plugin reference may be pinned
+// to a checksum (PinSHA256).
 package host
 
 import (
@@ -23,6 +32,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+	"google.golang.org/grpc"
 )
 
 // Spec says how to start a plugin.
@@ -71,9 +81,11 @@ type Plugin struct {
 	client *plugin.Client
 	runner *processRunner
 	tail   *lineTail
+	token  string // containment token of this launch (see ContainEnv)
 	// attached: connected to a plugin someone else started.
 	attached bool
 
+	mu        sync.Mutex // guards runner while the launch is under way
 	closeOnce sync.Once
 }
 
@@ -101,7 +113,11 @@ func Launch(spec Spec, opts Options) (*Plugin, error) {
 	if opts.LogLevel == hclog.NoLevel {
 		opts.LogLevel = hclog.Info
 	}
-	p := &Plugin{spec: spec, opts: opts, tail: newLineTail(20)}
+	p := &Plugin{spec: spec, opts: opts, tail: newLineTail(20), token: newToken("plugin-")}
+	pinned, err := checkPin(spec)
+	if err != nil {
+		return nil, &PluginError{Msg: fmt.Sprintf("plugin %s: refused", spec), Err: err}
+	}
 	var runnerErr error
 	p.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  contract.Handshake,
@@ -114,17 +130,51 @@ func Launch(spec Spec, opts Options) (*Plugin, error) {
 		SyncStderr:       io.Discard,
 		SyncStdout:       io.Discard,
 		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
-			r, err := newProcessRunner(spec, cmd.Env, p.tail)
+			r, err := newProcessRunner(spec, cmd.Env, p.token, p.tail, pinned)
+			p.mu.Lock()
 			p.runner, runnerErr = r, err
+			p.mu.Unlock()
 			return r, err
 		},
 	})
-	if _, err := p.client.Client(); err != nil {
+	// go-plugin's StartTimeout bounds only the wait for the handshake line;
+	// the TLS handshake and the first gRPC call that follow are bounded by
+	// gRPC's own 20 s connect timeout. The whole launch gets StartTimeout.
+	type result struct{ err error }
+	started := make(chan result, 1)
+	go func() {
+		_, err := p.client.Client()
+		started <- result{err}
+	}()
+	var startErr error
+	timer := time.NewTimer(opts.StartTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-started:
+		startErr = r.err
+	case <-timer.C:
+		// Killing the plugin ends its connection, so the pending call
+		// returns; wait for it, so that nothing is left running.
+		p.mu.Lock()
+		if r := p.runner; r != nil {
+			r.killGroup()
+		}
+		p.mu.Unlock()
+		select {
+		case <-started:
+		case <-time.After(opts.KillTimeout):
+		}
+		startErr = fmt.Errorf("timeout: the plugin did not complete its start (handshake, TLS and gRPC connection) within --start-timeout %v", opts.StartTimeout)
+	}
+	if startErr != nil {
 		p.Close()
 		if runnerErr != nil {
-			err = runnerErr
+			startErr = runnerErr
 		}
-		return nil, p.explain("start", err)
+		if errors.Is(startErr, ErrChecksum) {
+			return nil, &PluginError{Msg: fmt.Sprintf("plugin %s: refused", spec), Err: startErr}
+		}
+		return nil, p.explain("start", startErr)
 	}
 	return p, nil
 }
@@ -147,7 +197,21 @@ func (p *Plugin) Client() (contract.GreetClientClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.(contract.GreetClientClient), nil
+	return escapedClient{v.(contract.GreetClientClient)}, nil
+}
+
+// escapedClient escapes the free-text error message of a client plugin's
+// responses (EscapeText): it is shown in failure messages. The reply and
+// its shown text are data the specs judge, left as they are.
+type escapedClient struct{ contract.GreetClientClient }
+
+// Greet calls the plugin and escapes the response's error message.
+func (c escapedClient) Greet(ctx context.Context, in *contract.GreetRequest, opts ...grpc.CallOption) (*contract.GreetResponse, error) {
+	resp, err := c.GreetClientClient.Greet(ctx, in, opts...)
+	if resp != nil && resp.Error != "" {
+		resp.Error = EscapeText(resp.Error)
+	}
+	return resp, err
 }
 
 func (p *Plugin) dispense(role string) (interface{}, error) {
@@ -218,8 +282,16 @@ func (p *Plugin) explain(op string, err error) error {
 	if tail := p.tail.String(); tail != "" && (exited || op == "start") {
 		err = fmt.Errorf("%w\nlast plugin output:\n%s", err, indent(tail))
 	}
-	return &PluginError{Msg: msg, Err: err}
+	return &PluginError{Msg: msg, Err: escapedError{err}}
 }
+
+// escapedError shows err's text with control characters escaped: a plugin's
+// output and the messages it sends back are data, never terminal commands.
+// It unwraps to err, so gRPC status codes stay readable.
+type escapedError struct{ err error }
+
+func (e escapedError) Error() string { return EscapeText(e.err.Error()) }
+func (e escapedError) Unwrap() error { return e.err }
 
 // PluginError is an error caused by a plugin: it failed to start, broke its
 // contract, or went away.
@@ -255,10 +327,13 @@ func (p *Plugin) Close() {
 			p.client.Kill()
 			return
 		}
+		p.mu.Lock()
+		r := p.runner
+		p.mu.Unlock()
 		// Descendants first: once a wrapper plugin exits, the programs it
 		// started are reparented and can no longer be found from it.
-		if p.runner != nil && p.runner.cmd.Process != nil && !p.Exited() {
-			killTree(p.runner.cmd.Process.Pid)
+		if r != nil && r.cmd.Process != nil && !r.hasExited() {
+			killTree(r.cmd.Process.Pid)
 		}
 		done := make(chan struct{})
 		go func() {
@@ -269,15 +344,15 @@ func (p *Plugin) Close() {
 		case <-done:
 		case <-time.After(p.opts.KillTimeout):
 		}
-		if p.runner == nil || p.runner.cmd.Process == nil {
+		if r == nil || r.cmd.Process == nil {
 			return
 		}
 		// Kill the group even after a graceful exit: a wrapper's children
 		// may have outlived it.
-		p.runner.killGroup()
-		go func() { _ = p.runner.Wait(context.Background()) }()
+		r.killGroup()
+		go func() { _ = r.Wait(context.Background()) }()
 		select {
-		case <-p.runner.exited:
+		case <-r.exited:
 		case <-time.After(p.opts.KillTimeout):
 		}
 		// go-plugin's Kill returns once the process is reaped; if it is
@@ -286,6 +361,9 @@ func (p *Plugin) Close() {
 		case <-done:
 		case <-time.After(p.opts.KillTimeout):
 		}
+		// Whatever left the tree (a double-forked daemon) still carries
+		// this launch's token.
+		reapOrphans(killTagged(p.token, p.opts.KillTimeout), r.cmd.Process.Pid)
 	})
 }
 

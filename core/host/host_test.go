@@ -14,6 +14,7 @@ import (
 
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/plugins/hostile"
 	"go.uber.org/goleak"
 )
 
@@ -43,6 +44,20 @@ func TestMain(m *testing.M) {
 		time.Sleep(time.Minute)
 	case "silent":
 		time.Sleep(time.Minute)
+	case "fork-daemon":
+		srv, err := hostile.NewForkDaemon(&stubServer{})
+		if err != nil {
+			os.Exit(4)
+		}
+		contract.Serve(contract.Plugins{Server: srv})
+	case "stall-tls":
+		hostile.StallTLSHandshake()
+	case "ansi-exit":
+		os.Stderr.WriteString(hostile.ANSIText + "\n")
+		os.Exit(3)
+	case "ansi-client":
+		os.Stderr.WriteString(hostile.ANSIText + "\n")
+		contract.Serve(contract.Plugins{Client: hostile.ANSIClient{Mode: os.Getenv("ANSI_MODE")}})
 	}
 	os.Exit(0)
 }
@@ -77,6 +92,9 @@ func launch(t *testing.T, behaviour string, opts host.Options) (*host.Plugin, er
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 func TestLaunchServeAndClose(t *testing.T) {
+	// No goroutine of the launch (go-plugin's, gRPC's, the runner's)
+	// outlives Close.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	p, err := launch(t, "echo", host.Options{})
 	if err != nil {
 		t.Fatal(err)

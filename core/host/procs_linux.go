@@ -54,10 +54,18 @@ func descendants(pid int) []int {
 	return out
 }
 
-// killTree kills pid's descendants and their process groups.
-func killTree(pid int) {
+// killTree kills pid's descendants and their process groups, sparing the
+// processes and process groups listed in spare and the caller's own group.
+func killTree(pid int, spare ...int) {
+	skip := map[int]bool{syscall.Getpgrp(): true, pid: true}
+	for _, s := range spare {
+		skip[s] = true
+	}
 	for _, d := range descendants(pid) {
-		if pgid, err := syscall.Getpgid(d); err == nil && pgid != pid {
+		if skip[d] {
+			continue
+		}
+		if pgid, err := syscall.Getpgid(d); err == nil && !skip[pgid] {
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		}
 		_ = syscall.Kill(d, syscall.SIGKILL)

@@ -25,7 +25,9 @@ type processRunner struct {
 	stdout io.ReadCloser
 	stderr io.ReadCloser
 	tail   *lineTail
+	pinned *pin // checked again just before the start
 
+	startMu  sync.Mutex    // orders Start before a kill from another goroutine
 	exited   chan struct{} // closed when the process has been waited for
 	waitOnce sync.Once
 	waitErr  error
@@ -33,9 +35,11 @@ type processRunner struct {
 
 var _ runner.Runner = (*processRunner)(nil)
 
-func newProcessRunner(spec Spec, env []string, tail *lineTail) (*processRunner, error) {
+func newProcessRunner(spec Spec, env []string, token string, tail *lineTail, pinned *pin) (*processRunner, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
-	cmd.Env = append(append(os.Environ(), spec.Env...), env...)
+	// The launch's token joins the run's (inherited from the host's
+	// environment), so the watchdog finds the plugin's processes too.
+	cmd.Env = withToken(append(append(os.Environ(), spec.Env...), env...), token)
 	cmd.Dir = spec.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
@@ -51,11 +55,17 @@ func newProcessRunner(spec Spec, env []string, tail *lineTail) (*processRunner, 
 		stdout: stdout,
 		stderr: &teeReadCloser{ReadCloser: stderr, w: tail},
 		tail:   tail,
+		pinned: pinned,
 		exited: make(chan struct{}),
 	}, nil
 }
 
 func (r *processRunner) Start(context.Context) error {
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
+	if err := r.pinned.recheck(); err != nil {
+		return err
+	}
 	if err := r.cmd.Start(); err != nil {
 		return err
 	}
@@ -80,6 +90,16 @@ func (r *processRunner) Wait(context.Context) error {
 	return r.waitErr
 }
 
+// hasExited reports whether the process has been waited for.
+func (r *processRunner) hasExited() bool {
+	select {
+	case <-r.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 // Kill kills the whole process group. go-plugin waits for the exit itself.
 func (r *processRunner) Kill(context.Context) error {
 	r.killGroup()
@@ -87,6 +107,8 @@ func (r *processRunner) Kill(context.Context) error {
 }
 
 func (r *processRunner) killGroup() {
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
 	if r.cmd.Process == nil {
 		return
 	}
@@ -154,5 +176,5 @@ func newLogger(name string, out io.Writer, level hclog.Level) hclog.Logger {
 	if out == nil {
 		out = io.Discard
 	}
-	return hclog.New(&hclog.LoggerOptions{Name: name, Output: out, Level: level})
+	return hclog.New(&hclog.LoggerOptions{Name: name, Output: escapingWriter{out}, Level: level})
 }

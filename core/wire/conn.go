@@ -2,9 +2,11 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +23,7 @@ type Conn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed by Close or Abort; ends SendPieces gaps
+	wroteEOF  atomic.Bool   // set by CloseWrite: later write errors are this side's
 }
 
 // Result is what a read observed.
@@ -71,13 +74,14 @@ func (c *Conn) LocalAddr() string { return c.tcp.LocalAddr().String() }
 // RemoteAddr returns the peer's address as "ip:port".
 func (c *Conn) RemoteAddr() string { return c.tcp.RemoteAddr().String() }
 
-// Send writes all of b, failing if that takes longer than timeout. A reset
-// peer shows as an error that Classify maps to EndReset.
+// Send writes all of b, failing if that takes longer than timeout. A peer
+// that reset the connection shows as a *PeerError saying what the peer did
+// (and what it had sent); Classify maps it to EndReset.
 func (c *Conn) Send(b []byte, timeout time.Duration) error {
-	return c.write(b, timeout)
+	return c.write("send", b, timeout)
 }
 
-func (c *Conn) write(b []byte, timeout time.Duration) error {
+func (c *Conn) write(op string, b []byte, timeout time.Duration) error {
 	if err := c.tcp.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		c.t.add("send", nil, "failed: "+err.Error())
 		return fmt.Errorf("wire: send: %w", err)
@@ -85,6 +89,9 @@ func (c *Conn) write(b []byte, timeout time.Duration) error {
 	n, err := c.tcp.Write(b)
 	if err != nil {
 		c.t.add("send", b[:n], fmt.Sprintf("failed after %d of %d bytes (%s): %v", n, len(b), Classify(err), err))
+		if c.peerCaused(err) {
+			return c.peerError(op, n, len(b), err)
+		}
 		return fmt.Errorf("wire: send: %w", err)
 	}
 	c.t.add("send", b, "")
@@ -96,6 +103,24 @@ func (c *Conn) write(b []byte, timeout time.Duration) error {
 // segment and a reader sees the bytes arrive in parts. timeout bounds each
 // write; the pauses end early, with an error, if the Conn is closed.
 func (c *Conn) SendPieces(pieces [][]byte, gap, timeout time.Duration) error {
+	return c.sendPieces(pieces, gap, timeout, false)
+}
+
+// SendPiecesWhileOpen is SendPieces for a peer that must keep the
+// connection open until every piece has arrived, as a server must until a
+// name has ended: before each piece after the first it looks, without
+// waiting or consuming, whether the peer has ended its stream or reset the
+// connection, and if so sends nothing more and returns a *PeerError saying
+// so (with any reply the peer sent before).
+func (c *Conn) SendPiecesWhileOpen(pieces [][]byte, gap, timeout time.Duration) error {
+	return c.sendPieces(pieces, gap, timeout, true)
+}
+
+func (c *Conn) sendPieces(pieces [][]byte, gap, timeout time.Duration, whileOpen bool) error {
+	total, sent := 0, 0
+	for _, p := range pieces {
+		total += len(p)
+	}
 	if err := c.tcp.SetNoDelay(true); err != nil {
 		return fmt.Errorf("wire: send pieces: %w", err)
 	}
@@ -109,21 +134,34 @@ func (c *Conn) SendPieces(pieces [][]byte, gap, timeout time.Duration) error {
 				return fmt.Errorf("wire: send pieces: %w", net.ErrClosed)
 			}
 		}
-		if err := c.write(p, timeout); err != nil {
+		if i > 0 && whileOpen && c.PeerEnded() {
+			return c.peerError("send pieces", sent, total, nil)
+		}
+		if err := c.write("send pieces", p, timeout); err != nil {
+			var pe *PeerError
+			if errors.As(err, &pe) {
+				pe.Sent, pe.Total = sent+pe.Sent, total
+			}
 			return err
 		}
+		sent += len(p)
 	}
 	return nil
 }
 
 // CloseWrite half-closes the connection: it sends FIN, marking end of
-// stream, and keeps the receiving side open.
+// stream, and keeps the receiving side open. A peer that had reset the
+// connection shows as a *PeerError saying what the peer did.
 func (c *Conn) CloseWrite() error {
 	err := c.tcp.CloseWrite()
 	c.t.add("close-write", nil, errDetail(err))
 	if err != nil {
+		if c.peerCaused(err) {
+			return c.peerError("close-write", 0, 0, err)
+		}
 		return fmt.Errorf("wire: close write: %w", err)
 	}
+	c.wroteEOF.Store(true)
 	return nil
 }
 

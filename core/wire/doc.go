@@ -60,4 +60,16 @@
 // Bytes the resetting side had not yet transmitted are discarded with the
 // RST. Loopback transmits at once, but other links and other systems may lose
 // data this way, which is why the protocol asks for an orderly close.
+//
+// # Failures the peer caused
+//
+// When a send or a half-close fails because the peer had already replied,
+// closed or reset the connection (ECONNRESET, EPIPE or ENOTCONN on a Conn
+// this side has not closed), the error is a [*PeerError]. It looks at the
+// socket without consuming anything (the bytes waiting, the TCP state) and
+// says first what the peer did ("the peer replied (22 bytes "welcome to
+// Asif server") and reset the connection"), then which local call failed,
+// so that a failure report blames the implementation's action rather than
+// the harness's syscall. [Conn.SendPiecesWhileOpen] also stops, with a
+// PeerError, as soon as the peer has ended its stream between pieces.
 package wire

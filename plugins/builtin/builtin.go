@@ -119,6 +119,20 @@ func init() {
 			New: func() (contract.Plugins, error) { return contract.Plugins{Client: hostile.ExitInGreet{}}, nil }},
 		{Name: "hostile/hang-in-greet", Role: "client", Summary: "client plugin whose Greet never returns (tests the host)",
 			New: func() (contract.Plugins, error) { return contract.Plugins{Client: hostile.HangInGreet{}}, nil }},
+		{Name: "hostile/fork-daemon", Role: "server", Summary: "reference server that leaves a child and a double-forked daemon listening on a port (tests containment)",
+			New: func() (contract.Plugins, error) {
+				s, err := hostile.NewForkDaemon(&reference.Server{})
+				if err != nil {
+					return contract.Plugins{}, err
+				}
+				return contract.Plugins{Server: s}, nil
+			}},
+		{Name: "hostile/stall-tls", Summary: "plugin that sends a valid handshake line and then stalls the TLS handshake (tests --start-timeout)",
+			New: func() (contract.Plugins, error) { hostile.StallTLSHandshake(); return contract.Plugins{}, nil }},
+		{Name: "hostile/ansi-output", Role: "client", Summary: "client plugin that prints terminal escape sequences and returns them as its reply (tests escaping)",
+			New: func() (contract.Plugins, error) {
+				return contract.Plugins{Client: hostile.ANSIClient{Mode: "reply"}}, nil
+			}},
 	} {
 		Register(e)
 	}

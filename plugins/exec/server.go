@@ -51,8 +51,9 @@ type Server struct {
 }
 
 var (
-	_ contract.Server    = (*Server)(nil)
-	_ contract.Describer = (*Server)(nil)
+	_ contract.Server     = (*Server)(nil)
+	_ contract.Describer  = (*Server)(nil)
+	_ contract.ServerExit = (*Server)(nil)
 )
 
 // NewServer validates cfg's command template and log pattern and returns a
@@ -144,7 +145,7 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 		"idle_timeout_ms": strconv.FormatUint(uint64(req.GetIdleTimeoutMs()), 10),
 	})
 
-	r := &serverRun{srv: s, report: report, probing: true, exited: make(chan struct{}), quit: make(chan struct{})}
+	r := &serverRun{srv: s, report: report, probing: true, exited: make(chan struct{}), died: make(chan struct{}), quit: make(chan struct{})}
 	if err := r.start(argv, s.cfg.Dir); err != nil {
 		return nil, fmt.Errorf("exec server: starting %q: %w", argv, err)
 	}
@@ -178,6 +179,20 @@ func (s *Server) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Exited implements contract.ServerExit: the returned channel is closed
+// when the program of the latest Start exits on its own (once its output
+// has been read), and the function says how it ended, with its last stderr
+// line and output.
+func (s *Server) Exited() (<-chan struct{}, func() error) {
+	s.stateMu.Lock()
+	r := s.running
+	s.stateMu.Unlock()
+	if r == nil {
+		return nil, func() error { return nil }
+	}
+	return r.died, func() error { return errors.New(r.exitReport()) }
+}
+
 // serverRun is one program started by one Start.
 type serverRun struct {
 	srv     *Server
@@ -194,6 +209,7 @@ type serverRun struct {
 	lines   sync.WaitGroup
 
 	exited   chan struct{} // closed once the program has been waited for
+	died     chan struct{} // closed once it ended on its own and its output is read
 	exitErr  error         // how it ended; read after exited is closed
 	stopping atomic.Bool   // the adapter is ending it, so its exit is expected
 	ownExit  bool          // it ended before the adapter ended it; read after exited
@@ -246,6 +262,7 @@ func (r *serverRun) start(argv []string, dir string) error {
 		close(r.exited)
 		if r.ownExit {
 			r.awaitOutput(outputGrace)
+			close(r.died)
 			log.Printf("exec server: %s", r.exitReport())
 		}
 	}()

@@ -296,6 +296,16 @@ func TestServerExitMidRunIsReported(t *testing.T) {
 			return false
 		}
 	})
+	// The exit is announced to the Events stream, with the reason.
+	died, why := s.Exited()
+	select {
+	case <-died:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Exited's channel not closed after the program died")
+	}
+	if err := why(); err == nil || !strings.Contains(err.Error(), "RuntimeError: database went away") {
+		t.Errorf("Exited reason = %v", err)
+	}
 	// Start without Stop reports the exit instead of "already started".
 	_, err = s.Start(context.Background(), &contract.StartRequest{}, ev.report)
 	if err == nil {
@@ -328,6 +338,20 @@ func TestServerExitMidRunIsReported(t *testing.T) {
 	}
 }
 
+func TestServerExitedNotClosedByStop(t *testing.T) {
+	py := python(t)
+	s, _ := startServer(t, ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port}"}, &events{})
+	died, _ := s.Exited()
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-died:
+		t.Error("a program stopped by the adapter counted as exiting on its own")
+	default:
+	}
+}
+
 func TestServerSilentProgramGetsHint(t *testing.T) {
 	py := python(t)
 	logged := captureLog(t)
@@ -357,5 +381,41 @@ func TestServerOutputEscapedInErrors(t *testing.T) {
 	}
 	if strings.ContainsAny(err.Error(), "\x1b\x07\r") || !strings.Contains(err.Error(), `\x1b[2J bad`) {
 		t.Errorf("error not escaped: %q", err)
+	}
+}
+
+// perlServer logs with print and never sets $|: Perl block-buffers STDOUT
+// on a pipe and line-buffers it on a terminal.
+const perlServer = `use IO::Socket::INET;
+my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], Listen => 16, ReuseAddr => 1) or die "listen: $!";
+print "server starting\n";
+while (my $c = $s->accept) {
+	my $name = "";
+	while (length($name) < 1024) {
+		my $n = sysread($c, my $buf, 1024 - length($name));
+		last unless $n;
+		$name .= $buf;
+	}
+	print "connected with: " . $c->peerhost . ":" . $c->peerport . " $name\n";
+	syswrite($c, "welcome to Asif server");
+	close $c;
+}
+`
+
+func TestServerBufferedPerlProgramThroughPTY(t *testing.T) {
+	perl, err := exec.LookPath("perl")
+	if err != nil {
+		t.Skip("no perl")
+	}
+	script := filepath.Join(t.TempDir(), "server.pl")
+	if err := os.WriteFile(script, []byte(perlServer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ev := &events{}
+	_, addr := startServer(t, ServerConfig{Command: perl + " " + script + " {port}"}, ev)
+	_, local := greet(t, addr, "Bob")
+	eventually(t, 10*time.Second, "no event for the Perl program's buffered log line", func() bool { return len(ev.snapshot()) == 1 })
+	if got := ev.snapshot()[0]; got.GetName() != "Bob" || got.GetRemoteAddress() != local {
+		t.Errorf("event %v", got)
 	}
 }

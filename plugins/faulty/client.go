@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/greetspec/greetspec/core/contract"
@@ -58,6 +60,15 @@ type ClientFaults struct {
 	ResetDropsReply bool
 	// TimeoutDropsReply reports a timeout without the bytes received before it.
 	TimeoutDropsReply bool
+	// ComposeAccents sends e + U+0301, e + U+0308 and a + U+0300 as the
+	// precomposed é, ë and à: a partial Unicode normalisation (NFC).
+	ComposeAccents bool
+	// StripFormat drops the format characters (general category Cf: zero
+	// width and bidirectional characters, U+00AD, U+FEFF) from the name.
+	StripFormat bool
+	// ReplyAsShown returns the reply decoded and re-encoded (U+FFFD in place
+	// of invalid bytes) instead of its raw bytes.
+	ReplyAsShown bool
 }
 
 // Client is the configurable faulty client.
@@ -74,12 +85,24 @@ func (c *Client) Describe() *contract.DescribeResponse {
 // Greet runs one exchange with the configured faults.
 func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contract.GreetResponse, error) {
 	f := c.Faults
-	name := c.encode(req.GetName())
+	text := req.GetName()
+	if f.ComposeAccents {
+		text = strings.NewReplacer("e\u0301", "\u00e9", "e\u0308", "\u00eb", "a\u0300", "\u00e0").Replace(text)
+	}
+	if f.StripFormat {
+		text = strings.Map(func(r rune) rune {
+			if unicode.Is(unicode.Cf, r) {
+				return -1
+			}
+			return r
+		}, text)
+	}
+	name := c.encode(text)
 	// The limit is checked on the UTF-8 encoding, as a correct client does,
 	// so that the encoding faults stay encoding faults.
-	size := len(req.GetName())
+	size := len(text)
 	if f.CountRunes {
-		size = utf8.RuneCountInString(req.GetName())
+		size = utf8.RuneCountInString(text)
 	}
 	if size > contract.MaxNameBytes {
 		switch {
@@ -128,6 +151,9 @@ func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contra
 	}
 	if f.StrictUTF8 && !validUTF8(reply) {
 		return fail(contract.ErrorClass_ERROR_CLASS_OTHER, "reply is not valid UTF-8", nil), nil
+	}
+	if f.ReplyAsShown {
+		return &contract.GreetResponse{Reply: []byte(c.show(reply)), Shown: c.show(reply)}, nil
 	}
 	return &contract.GreetResponse{Reply: reply, Shown: c.show(reply)}, nil
 }

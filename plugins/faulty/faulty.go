@@ -10,6 +10,7 @@ package faulty
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 
 	"github.com/greetspec/greetspec/core/contract"
@@ -24,6 +25,13 @@ type Fault struct {
 	Kills []string
 	// Summary says in one line what is wrong.
 	Summary string
+	// Expect maps each requirement of Kills to a regular expression that
+	// the first line of every failure of that requirement's specs against
+	// this fault must match: the words or evidence that name the fault, so
+	// that a failure blames what the implementation did (replied early,
+	// closed, reset, sent nothing, logged a character raw) and not what
+	// the harness's own calls returned.
+	Expect map[string]string
 	// Server or Client holds the switches; exactly one is set.
 	Server *ServerFaults
 	Client *ClientFaults
@@ -53,6 +61,14 @@ func Register(f Fault) {
 	if f.Name == "" || len(f.Kills) == 0 || (f.Server == nil) == (f.Client == nil) {
 		panic(fmt.Sprintf("faulty: malformed fault %+v", f))
 	}
+	if len(f.Expect) != len(f.Kills) {
+		panic(fmt.Sprintf("faulty: fault %s: Expect has %d phrases for %d killed requirements", f.Name, len(f.Expect), len(f.Kills)))
+	}
+	for _, id := range f.Kills {
+		if _, err := regexp.Compile(f.Expect[id]); err != nil || f.Expect[id] == "" {
+			panic(fmt.Sprintf("faulty: fault %s: Expect[%s] %q is not a non-empty regular expression", f.Name, id, f.Expect[id]))
+		}
+	}
 	if _, dup := faults[f.Name]; dup {
 		panic("faulty: duplicate fault " + f.Name)
 	}
@@ -73,4 +89,16 @@ func All() []Fault {
 func Lookup(name string) (Fault, bool) {
 	f, ok := faults[name]
 	return f, ok
+}
+
+// expect builds a Fault's Expect from requirement ID and expression pairs.
+func expect(pairs ...string) map[string]string {
+	if len(pairs)%2 != 0 {
+		panic("faulty: expect needs ID, expression pairs")
+	}
+	out := map[string]string{}
+	for i := 0; i < len(pairs); i += 2 {
+		out[pairs[i]] = pairs[i+1]
+	}
+	return out
 }

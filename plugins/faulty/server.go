@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/greetspec/greetspec/core/contract"
@@ -90,6 +91,23 @@ type ServerFaults struct {
 	// LogASCIIOnly escapes every non-ASCII character of the name in the
 	// log line, not only control characters.
 	LogASCIIOnly bool
+	// LogEscapeNonPrintable also escapes, in the log line, every character
+	// Go does not call printable (spaces other than U+0020, format
+	// characters, private-use, unassigned and noncharacter code points), as
+	// \x and the two low hex digits of the code point: over-escaped, and
+	// wrongly (U+200B becomes \x0b).
+	LogEscapeNonPrintable bool
+	// ResetAfterGreeting closes every connection with RST (SO_LINGER 0)
+	// right after the greeting, instead of half-closing, draining and
+	// closing with FIN.
+	ResetAfterGreeting bool
+	// MixConcurrentNames reports, for a connection whose name ends while
+	// another connection is open, the name the previous such connection
+	// ended with, as a server that keeps the name in one shared variable.
+	MixConcurrentNames bool
+	// LogRawSeparators escapes control characters but logs U+2028 and
+	// U+2029 raw, as an escaper written for the control ranges alone does.
+	LogRawSeparators bool
 }
 
 // Server is the configurable faulty server.
@@ -103,6 +121,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	seq      sync.Mutex // held per connection when Sequential
 	active   int
+	shared   string // the last name, when MixConcurrentNames
 }
 
 // Describe names the fault.
@@ -216,6 +235,13 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) (*contract.Connect
 		return ev, errDie
 	}
 	ev.Name = s.decode(name)
+	if f.MixConcurrentNames {
+		s.mu.Lock()
+		if s.active > 1 {
+			ev.Name, s.shared = s.shared, ev.Name
+		}
+		s.mu.Unlock()
+	}
 	if !f.NoLog {
 		format, logged := "connected with: %s %s", contract.EscapeLogName(ev.Name)
 		if f.LogFormat != "" {
@@ -223,6 +249,12 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) (*contract.Connect
 		}
 		if f.LogASCIIOnly {
 			logged = strings.Trim(strconv.QuoteToASCII(logged), `"`)
+		}
+		if f.LogEscapeNonPrintable {
+			logged = escapeNonPrintable(ev.Name)
+		}
+		if f.LogRawSeparators {
+			logged = strings.NewReplacer(`\u2028`, "\u2028", `\u2029`, "\u2029").Replace(logged)
 		}
 		if f.RawLog {
 			logged = ev.Name
@@ -247,6 +279,9 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) (*contract.Connect
 		}
 	}
 	switch {
+	case f.ResetAfterGreeting:
+		_ = conn.SetLinger(0)
+		return ev, nil
 	case f.AbruptClose:
 		return ev, nil
 	case f.NoClose:
@@ -334,6 +369,24 @@ func (s *Server) decode(name []byte) string {
 		return string(r)
 	}
 	return contract.DecodeUTF8(name)
+}
+
+// escapeNonPrintable escapes what contract.EscapeLogName escapes and also
+// every other character that unicode.IsPrint rejects, as \x and the low
+// byte of its code point.
+func escapeNonPrintable(name string) string {
+	var sb strings.Builder
+	for _, r := range name {
+		switch {
+		case contract.EscapedInLog(r) || r == '\\':
+			sb.WriteString(contract.EscapeLogName(string(r)))
+		case !unicode.IsPrint(r):
+			fmt.Fprintf(&sb, `\x%02x`, r&0xFF)
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
 }
 
 // collapseInvalidRuns decodes b replacing each run of bytes that do not

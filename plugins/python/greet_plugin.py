@@ -71,8 +71,10 @@ def escape_log_name(name):
     """Escapes control characters so a log line stays one clean line.
 
     Matches the Go contract's EscapeLogName (SRV-LOG-2): U+0000-U+001F and
-    U+007F-U+009F become \\n, \\r, \\t or \\xHH, a backslash becomes \\\\ so
-    the escaping is unambiguous, every other character stays as it is.
+    U+007F-U+009F become \\n, \\r, \\t or \\xHH, the line and paragraph
+    separators U+2028 and U+2029 become \\u2028 and \\u2029, a backslash
+    becomes \\\\ so the escaping is unambiguous, every other character stays
+    as it is.
     """
     out = []
     for ch in name:
@@ -85,6 +87,8 @@ def escape_log_name(name):
             out.append("\\r")
         elif ch == "\t":
             out.append("\\t")
+        elif c in (0x2028, 0x2029):
+            out.append("\\u%04x" % c)
         elif c < 0x20 or 0x7F <= c <= 0x9F:
             out.append("\\x%02x" % c)
         else:

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +36,10 @@ type Case struct {
 	Kills []string
 	// Summary says what the plugin is.
 	Summary string
+	// Expect maps each requirement of Kills to a regular expression that
+	// the first line of every failure of its specs must match, so that the
+	// failure names the fault (see faulty.Fault.Expect).
+	Expect map[string]string
 }
 
 // Correct reports whether the case is a correct implementation.
@@ -45,7 +50,7 @@ func (c Case) Correct() bool { return len(c.Kills) == 0 }
 func Cases() []Case {
 	var out []Case
 	for _, f := range faulty.All() {
-		out = append(out, Case{Plugin: "builtin:faulty/" + f.Name, Role: f.Role(), Kills: f.Kills, Summary: f.Summary})
+		out = append(out, Case{Plugin: "builtin:faulty/" + f.Name, Role: f.Role(), Kills: f.Kills, Summary: f.Summary, Expect: f.Expect})
 	}
 	for _, e := range builtin.All() {
 		if e.Name != "reference" && !strings.HasPrefix(e.Name, "alt/") {
@@ -78,7 +83,7 @@ type Options struct {
 	Exe string
 	// Env is added to each run's environment.
 	Env []string
-	// Parallel is how many runs go at once; default 4 (runs mostly wait on timeouts).
+	// Parallel is how many runs go at once; default DefaultParallel.
 	Parallel int
 	// Timeout bounds each run; default 5 minutes.
 	Timeout time.Duration
@@ -88,10 +93,16 @@ type Options struct {
 	Progress func(Result)
 }
 
+// DefaultParallel is how many runs go at once by default. A run mostly
+// waits (designed waits, timeouts of faulty plugins), so many runs share
+// two cores well; each run is serial (--procs 1), since lanes cost CPU
+// that many runs side by side already put to use (BENCHMARKS.md).
+const DefaultParallel = 16
+
 // Run runs the cases and returns their results in the cases' order.
 func Run(ctx context.Context, cases []Case, o Options) []Result {
 	if o.Parallel <= 0 {
-		o.Parallel = 4
+		o.Parallel = DefaultParallel
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
@@ -130,7 +141,7 @@ func runCase(ctx context.Context, c Case, o Options) Result {
 	defer os.RemoveAll(dir)
 	report := filepath.Join(dir, "report.json")
 
-	args := []string{"run", "--" + c.Role, c.Plugin, "--verdict-report", report, "--no-repro", "--label-filter", labelFilter(c)}
+	args := []string{"run", "--procs", "1", "--" + c.Role, c.Plugin, "--verdict-report", report, "--no-repro", "--label-filter", labelFilter(c)}
 	args = append(args, o.ExtraArgs...)
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -171,8 +182,9 @@ func labelFilter(c Case) string {
 }
 
 // Check returns the problems of a case's verdicts: a killed requirement
-// that did not fail, a MUST of the role that failed though it was not to be
-// killed, and for correct implementations anything that did not pass.
+// that did not fail, or failed with a first line that does not name the
+// fault (Case.Expect), a MUST of the role that failed though it was not to
+// be killed, and for correct implementations anything that did not pass.
 func Check(c Case, vs []specs.Verdict) []string {
 	kills := map[string]bool{}
 	for _, id := range c.Kills {
@@ -188,6 +200,7 @@ func Check(c Case, vs []specs.Verdict) []string {
 		case kills[r.ID] && v.Outcome != specs.OutcomeFail:
 			problems = append(problems, fmt.Sprintf("%s must fail against this plugin, but is %s", r.ID, v.Outcome))
 		case kills[r.ID]:
+			problems = append(problems, unnamedFault(c, v)...)
 		case c.Correct() && v.Outcome != specs.OutcomePass:
 			problems = append(problems, fmt.Sprintf("%s must pass against a correct implementation, but is %s%s", r.ID, v.Outcome, firstFailure(v)))
 		case r.Level == "MUST" && v.Outcome != specs.OutcomePass:
@@ -195,6 +208,43 @@ func Check(c Case, vs []specs.Verdict) []string {
 		}
 	}
 	return problems
+}
+
+// unnamedFault returns a problem for each failed spec of a killed
+// requirement whose first failure line does not match the case's Expect
+// expression for it.
+func unnamedFault(c Case, v specs.Verdict) []string {
+	pattern, ok := c.Expect[v.Requirement.ID]
+	if !ok {
+		return nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: Expect %q: %v", v.Requirement.ID, pattern, err)}
+	}
+	var problems []string
+	for _, s := range v.Specs {
+		if s.State == "passed" || s.State == "skipped" {
+			continue
+		}
+		if line := FailureHead(s.Message); !re.MatchString(line) {
+			problems = append(problems, fmt.Sprintf("%s fails, but its first failure line does not name the fault (/%s/): %s: %s",
+				v.Requirement.ID, pattern, s.Text, line))
+		}
+	}
+	return problems
+}
+
+// FailureHead returns the line of a failure message that must name the
+// fault: the first, or for a timed-out wait ("Timed out after 2s.") the
+// first two, since Gomega puts the wait's description on the second.
+func FailureHead(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	head := strings.TrimSpace(lines[0])
+	if strings.HasPrefix(head, "Timed out after") && len(lines) > 1 {
+		head += " " + strings.TrimSpace(lines[1])
+	}
+	return head
 }
 
 func firstFailure(v specs.Verdict) string {

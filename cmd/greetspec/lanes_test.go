@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/greetspec/greetspec/specs"
+)
+
+// specStates reads a JSON report as "full text -> state" for the specs
+// that ran or were skipped, in report order.
+func specStates(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []struct {
+		SpecReports []struct {
+			ContainerHierarchyTexts []string
+			LeafNodeText            string
+			LeafNodeType            string
+			State                   string
+		}
+	}
+	if err := json.Unmarshal(data, &reports); err != nil || len(reports) != 1 {
+		t.Fatalf("report %s: %v (%d reports)", path, err, len(reports))
+	}
+	var out []string
+	for _, s := range reports[0].SpecReports {
+		if s.LeafNodeType != "It" {
+			continue
+		}
+		out = append(out, strings.Join(append(s.ContainerHierarchyTexts, s.LeafNodeText), " / ")+" => "+s.State)
+	}
+	return out
+}
+
+func verdictLines(t *testing.T, path string) []string {
+	t.Helper()
+	vs, err := specs.ReadVerdicts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Requirement.ID+" "+string(v.Outcome))
+	}
+	return out
+}
+
+// A run in lanes gives the serial run's report: the same specs in the same
+// order with the same states, the same verdicts, the same console output
+// but for the run time; for a correct and for a faulty plugin.
+func TestLanesMatchSerial(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite several times")
+	}
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"reference", nil, 0},
+		{"faulty server", []string{"--server", "builtin:faulty/greeting-capitalised", "--label-filter", "server && (greeting || limits)"}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var outs []string
+			var reports []string
+			for _, procs := range []string{"1", "3"} {
+				report := filepath.Join(dir, "report-"+procs+".json")
+				args := append([]string{"run", "--seed", "11", "--no-repro", "--procs", procs, "--json-report", report}, c.args...)
+				r := runCLI(t, 5*time.Minute, args...)
+				if r.code != c.code {
+					t.Fatalf("--procs %s: exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", procs, r.code, c.code, r.stdout, r.stderr)
+				}
+				outs = append(outs, withoutRunTime(r.stdout))
+				reports = append(reports, report)
+			}
+			if a, b := specStates(t, reports[0]), specStates(t, reports[1]); strings.Join(a, "\n") != strings.Join(b, "\n") {
+				t.Errorf("spec states differ:\nserial:\n%s\nlanes:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+			}
+			if a, b := verdictLines(t, reports[0]), verdictLines(t, reports[1]); strings.Join(a, "\n") != strings.Join(b, "\n") {
+				t.Errorf("verdicts differ:\nserial: %v\nlanes:  %v", a, b)
+			}
+			if c.code == 0 && outs[0] != outs[1] {
+				// Failure messages hold ports and timings, so the console
+				// output is compared for the passing run only.
+				t.Errorf("console output differs:\nserial:\n%s\nlanes:\n%s", outs[0], outs[1])
+			}
+		})
+	}
+}
+
+// withoutRunTime blanks the "in N seconds" of Ginkgo's summary line.
+func withoutRunTime(s string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if i := strings.Index(line, " Specs in "); i >= 0 {
+			line = line[:i]
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+// Shards split the selected specs: together they are all of them, and no
+// spec is in two.
+func TestShardsPartitionTheSpecs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	filter := []string{"--label-filter", "SRV-UTF8-1 || SRV-LIMIT-1 || CLI-SEND-1", "--seed", "3"}
+	full := filepath.Join(dir, "full.json")
+	if r := runCLI(t, 2*time.Minute, append([]string{"run", "--json-report", full}, filter...)...); r.code != 0 {
+		t.Fatalf("full run: exit status %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var union []string
+	for _, shard := range []string{"1/2", "2/2"} {
+		report := filepath.Join(dir, strings.ReplaceAll(shard, "/", "-")+".json")
+		r := runCLI(t, 2*time.Minute, append([]string{"run", "--shard", shard, "--json-report", report}, filter...)...)
+		if r.code != 0 {
+			t.Fatalf("shard %s: exit status %d\n%s\n%s", shard, r.code, r.stdout, r.stderr)
+		}
+		part := specStates(t, report)
+		if len(part) == 0 {
+			t.Errorf("shard %s ran no spec", shard)
+		}
+		union = append(union, ran(part)...)
+	}
+	want := ran(specStates(t, full))
+	sort.Strings(want)
+	sort.Strings(union)
+	if strings.Join(want, "\n") != strings.Join(union, "\n") {
+		t.Errorf("the shards' specs are not the full run's:\nfull:\n%s\nshards:\n%s", strings.Join(want, "\n"), strings.Join(union, "\n"))
+	}
+	if r := runCLI(t, time.Minute, "run", "--shard", "3/2"); r.code != 2 || !strings.Contains(r.stderr, "--shard") {
+		t.Errorf("--shard 3/2: exit status %d, stderr %q; want 2 and a --shard error", r.code, r.stderr)
+	}
+}
+
+// ran drops the specs the label filter skipped (every run lists them).
+func ran(states []string) []string {
+	var out []string
+	for _, s := range states {
+		if !strings.HasSuffix(s, "=> skipped") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// A lane that dies is reported, the run fails, and nothing it started
+// outlives the run (runCLI checks). Not parallel: it kills the first lane
+// 1 it finds among this test binary's runs.
+func TestLaneDeathIsReported(t *testing.T) {
+	killed := make(chan int, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	// Kill lane 1 as soon as it shows up: find it by its environment.
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			for _, pid := range lanePIDs("GREETSPEC_LANE=1") {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				killed <- pid
+				return
+			}
+		}
+	}()
+	r := runCLI(t, 3*time.Minute, "run", "--procs", "2", "--label-filter", "SRV-GREET-2 || SRV-NAME-3", "--no-repro")
+	select {
+	case <-killed:
+	default:
+		t.Fatal("no lane was seen to kill")
+	}
+	if r.code != 1 {
+		t.Fatalf("exit status %d, want 1 (a lane died)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "lane 1 died") {
+		t.Errorf("stderr does not report the dead lane:\n%s", r.stderr)
+	}
+}
+
+// lanePIDs finds lane processes of runs started by this test binary.
+func lanePIDs(env string) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err == nil && bytes.Contains(data, []byte("GREETSPEC_CLI_TEST=1")) && bytes.Contains(data, []byte("\x00"+env+"\x00")) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func TestExplainWaits(t *testing.T) {
+	r := runCLI(t, time.Minute, "run", "--explain-waits", "--idle-timeout", "400ms", "--gap", "20ms")
+	if r.code != 0 {
+		t.Fatalf("exit status %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"T=400ms, gap=20ms", "SRV-IDLE-1", "400ms", "Floor of a serial run"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--explain-waits output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/specs"
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/onsi/gomega"
+)
+
+// NotClaimedPrefix starts the skip message of a spec that a lane did not
+// run because another lane claimed it (or it is outside the shard). Such
+// specs are dropped when the lanes' reports are merged.
+const NotClaimedPrefix = "greetspec-lane: not claimed #"
+
+// laneConfig is what the parent hands each lane, as a JSON file.
+type laneConfig struct {
+	Settings    specs.Config
+	PluginLog   bool
+	Suite       types.SuiteConfig
+	Description string
+	Socket      string
+	Dir         string
+	// Pins are the plugin references' pinned SHA-256 sums (hex), checked
+	// at each launch in the lane as in the parent (host.PinSHA256).
+	Pins map[string]string
+}
+
+// request is a lane's message to the parent; response is the answer.
+type request struct {
+	// Kind is "claim" (may this lane run spec Ordinal?) or "done" (the
+	// claimed spec's report).
+	Kind    string
+	Lane    int
+	Ordinal int
+	Text    string
+	Report  *types.SpecReport `json:",omitempty"`
+}
+
+type response struct {
+	Granted bool
+}
+
+// laneClient is this process's connection to the parent, when it is a lane.
+type laneClient struct {
+	mu       sync.Mutex
+	lane     int
+	enc      *json.Encoder
+	dec      *json.Decoder
+	next     int            // ordinal of the next spec to reach the claim hook
+	claimed  map[int]bool   // ordinals this lane runs
+	ordinals map[string]int // specKey -> ordinal, for the specs it runs
+	current  int            // ordinal of the spec now running, -1 if none
+}
+
+func (c *laneClient) ask(r request) (response, error) {
+	r.Lane = c.lane
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var resp response
+	if err := c.enc.Encode(r); err != nil {
+		return resp, err
+	}
+	err := c.dec.Decode(&resp)
+	return resp, err
+}
+
+// active is set in a lane process; nil everywhere else, where the hooks
+// below do nothing.
+var active *laneClient
+
+// The claim hook is the outermost BeforeEach: each spec that reaches it is
+// numbered in run order (identical in every lane: same seed, same filters)
+// and asks the parent whether this lane runs it.
+var _ = BeforeEach(func() {
+	c := active
+	if c == nil {
+		return
+	}
+	ord := c.next
+	c.next++
+	c.current = -1
+	resp, err := c.ask(request{Kind: "claim", Ordinal: ord, Text: CurrentSpecReport().FullText()})
+	if err != nil {
+		// The parent is gone: nothing this lane runs would be reported.
+		fmt.Fprintln(os.Stderr, "greetspec lane: lost the parent:", err)
+		os.Exit(3)
+	}
+	if !resp.Granted {
+		Skip(NotClaimedPrefix + strconv.Itoa(ord))
+	}
+	c.claimed[ord] = true
+	c.current = ord
+	c.ordinals[specKey(CurrentSpecReport())] = ord
+})
+
+// The report hook streams each claimed spec's report to the parent as soon
+// as it is complete, so a lane that dies later loses nothing it finished.
+var _ = ReportAfterEach(func(r SpecReport) {
+	c := active
+	if c == nil || c.current < 0 || !c.claimed[c.current] {
+		return
+	}
+	ord := c.current
+	c.current = -1
+	if _, err := c.ask(request{Kind: "done", Ordinal: ord, Text: r.FullText(), Report: &r}); err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec lane: lost the parent:", err)
+		os.Exit(3)
+	}
+})
+
+// reportPath is where this lane writes its report at the end.
+var reportPath string
+
+// The lane's report at the end gives the run order, the filtered specs and
+// the suite nodes. The specs this lane ran were streamed already; here they
+// become not-claimed markers too, so the report stays small (captured
+// output and plugin logs travel once) and every spec is merged one way.
+var _ = ReportAfterSuite("greetspec lane report", func(r Report) {
+	c := active
+	if c == nil {
+		return
+	}
+	slim := r
+	slim.SpecReports = nil
+	for _, sr := range r.SpecReports {
+		if ord, ok := c.ordinals[specKey(sr)]; ok && sr.LeafNodeType == types.NodeTypeIt && c.claimed[ord] {
+			sr = types.SpecReport{
+				ContainerHierarchyTexts:     sr.ContainerHierarchyTexts,
+				ContainerHierarchyLocations: sr.ContainerHierarchyLocations,
+				ContainerHierarchyLabels:    sr.ContainerHierarchyLabels,
+				LeafNodeType:                sr.LeafNodeType,
+				LeafNodeLocation:            sr.LeafNodeLocation,
+				LeafNodeText:                sr.LeafNodeText,
+				LeafNodeLabels:              sr.LeafNodeLabels,
+				State:                       types.SpecStateSkipped,
+				Failure:                     types.Failure{Message: NotClaimedPrefix + strconv.Itoa(ord)},
+			}
+		}
+		slim.SpecReports = append(slim.SpecReports, sr)
+	}
+	if err := reporters.GenerateJSONReport(slim, reportPath); err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec lane: writing the report:", err)
+	}
+})
+
+// specKey identifies a spec within one lane's run.
+func specKey(sr types.SpecReport) string {
+	return sr.LeafNodeLocation.String() + "\x00" + sr.FullText()
+}
+
+// laneT satisfies GinkgoTestingT in a lane.
+type laneT struct{}
+
+func (laneT) Fail() {}
+
+// Lane runs this process as lane index of a parallel run: it reads the
+// configuration file the parent wrote, runs the suite claiming specs from
+// the parent, and writes its whole report to the run's directory. It
+// returns the process's exit status: 0 when the suite ran (whatever its
+// verdicts; the parent judges the merged report), 2 on a setup error.
+func Lane(configPath string, index int) int {
+	data, err := os.ReadFile(configPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec lane:", err)
+		return 2
+	}
+	var lc laneConfig
+	if err := json.Unmarshal(data, &lc); err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec lane:", err)
+		return 2
+	}
+	conn, err := net.Dial("unix", lc.Socket)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "greetspec lane:", err)
+		return 2
+	}
+	defer conn.Close()
+	active = &laneClient{lane: index, enc: json.NewEncoder(conn), dec: json.NewDecoder(conn), claimed: map[int]bool{}, ordinals: map[string]int{}, current: -1}
+
+	for ref, sum := range lc.Pins {
+		if err := host.PinSHA256(ref, sum); err != nil {
+			fmt.Fprintln(os.Stderr, "greetspec lane:", err)
+			return 2
+		}
+	}
+	s := lc.Settings
+	s.PluginLog = nil
+	if lc.PluginLog {
+		s.PluginLog = os.Stderr
+	}
+	specs.Settings = s
+
+	suite := lc.Suite
+	suite.ParallelProcess, suite.ParallelTotal, suite.ParallelHost = 1, 1, ""
+	reportPath = laneReportPath(lc.Dir, index)
+	reporter := types.ReporterConfig{NoColor: true, Succinct: true}
+	gomega.RegisterFailHandler(Fail)
+	RunSpecs(laneT{}, lc.Description, suite, reporter)
+	specs.ClosePlugins()
+	return 0
+}
+
+func laneReportPath(dir string, index int) string {
+	return fmt.Sprintf("%s/lane-%d.json", dir, index)
+}
+
+// inShard reports whether a spec belongs to shard i of n (1-based): a hash
+// of its full text, so the split does not depend on the run order.
+func inShard(text string, i, n int) bool {
+	if n <= 1 {
+		return true
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(text))
+	return int(h.Sum32()%uint32(n)) == i-1
+}
+
+// claimOrdinal parses the ordinal out of a not-claimed skip message.
+func claimOrdinal(msg string) (int, bool) {
+	rest, ok := strings.CutPrefix(msg, NotClaimedPrefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(rest))
+	return n, err == nil
+}

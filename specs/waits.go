@@ -1,0 +1,144 @@
+package specs
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/greetspec/greetspec/fixtures"
+	. "github.com/onsi/ginkgo/v2"
+)
+
+// Designed waits: the time a spec spends waiting even against a perfect
+// implementation, because what it checks is that something does NOT
+// happen for a while (no byte before the name ends, no close before T) or
+// that something happens only after T. Every such wait is derived from T
+// (Settings.IdleTimeout) or from the gap (Settings.Gap); nothing else in
+// the suite waits a fixed time. Waits for things that should happen
+// (a reply, an event, a close) end as soon as it happens and are bounded
+// by WaitTimeout, which is generous on purpose and costs nothing.
+
+// FixtureGapUnit is the gap the fixtures' gap_ms values are written for:
+// a fixture pause of gap_ms milliseconds lasts gap_ms/50 gaps, so the
+// scripted servers' pauses scale with --gap like every other pause.
+const FixtureGapUnit = 50 * time.Millisecond
+
+// FixturePause is how long a scripted server pauses for a fixture's gap d
+// under the current Settings: d scaled by Gap/FixtureGapUnit (zero stays
+// zero).
+func FixturePause(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(int64(d) * int64(Settings.Gap) / int64(FixtureGapUnit))
+}
+
+// quietWait is how long a spec checks that the server sends nothing before
+// the name has ended: T/3. The server in such a spec is started with a T
+// far longer (atOnceIdle), so that a scheduling delay on a loaded machine
+// cannot stretch the silence past the server's T and make a correct
+// server's greeting look early.
+func quietWait() time.Duration { return Settings.IdleTimeout / 3 }
+
+// DesignedWait is one kind of designed wait of the suite.
+type DesignedWait struct {
+	// Requirement is the requirement whose specs make the wait (several
+	// are separated by ", ").
+	Requirement string
+	// Specs is how many specs make it.
+	Specs int
+	// Each is how long one spec waits.
+	Each time.Duration
+	// Rule says how Each follows from the settings.
+	Rule string
+}
+
+// DesignedWaits lists the suite's designed waits under c, for a server and
+// a client under test, longest per spec first.
+func DesignedWaits(c Config) []DesignedWait {
+	t, gap := c.IdleTimeout, c.Gap
+	scale := func(d time.Duration) time.Duration {
+		return time.Duration(int64(d) * int64(gap) / int64(FixtureGapUnit))
+	}
+	var replyPauses time.Duration
+	replyCases := 0
+	timeouts := 0
+	for _, r := range fixtures.Replies() {
+		if r.ExpectClass == "TIMEOUT" {
+			timeouts++
+		}
+		if r.Gap <= 0 {
+			continue
+		}
+		replyCases++
+		n := len(r.Pieces) - 1 // before every piece after the first
+		if r.Close != fixtures.CloseNone {
+			n++ // and before the close
+		}
+		replyPauses += time.Duration(n) * scale(r.Gap)
+	}
+	splittable := len(splittableNameEntries())
+	overLimit := len(overLimitLengths())
+	refused := 0
+	for _, n := range limitNames() {
+		if len(n.Name) > 1024 {
+			refused++
+		}
+	}
+	ws := []DesignedWait{
+		{"CLI-TIMEOUT-1", timeouts, 4 * t, "the client's timeout, 4T, on a server that never closes"},
+		{"SRV-NAME-3", 2, t, "T of client silence ends the name"},
+		{"SRV-LOG-1, SRV-CONC-2", 2, max(t, 500*time.Millisecond), "settle time, max(T, 500 ms): no second report of a connection"},
+		{"SRV-IDLE-1", 1, t, "T without a byte closes the connection"},
+		{"SRV-CLOSE-1", overLimit, t, "the server drains an over-long name's extra bytes for up to T before it closes"},
+		{"SRV-GREET-2", 1 + splittable, t / 3, "T/3 of checked silence before the name ends (the server's own T is 30 s)"},
+		{"SRV-NAME-1", splittable, 2 * gap, "a name in 3 pieces, a gap apart"},
+		{"CLI-LIMIT-1", refused, gap, "a gap's wait for a connection the client must not make"},
+	}
+	if replyCases > 0 {
+		ws = append(ws, DesignedWait{"CLI-REPLY-1 and others", replyCases, replyPauses / time.Duration(replyCases), "scripted replies' pauses: fixture gap_ms × gap / 50 ms"})
+	}
+	sort.SliceStable(ws, func(i, j int) bool { return ws[i].Each > ws[j].Each })
+	return ws
+}
+
+// WriteDesignedWaits prints the designed waits under c and the floor they
+// set: their sum is the least a serial run can take; with procs lanes the
+// floor is at least the longest single wait and about the sum shared out.
+func WriteDesignedWaits(w io.Writer, c Config, procs int) {
+	ws := DesignedWaits(c)
+	var total, longest time.Duration
+	fmt.Fprintf(w, "Designed waits with T=%v, gap=%v (waits for outcomes that should come are bounded by --wait-timeout %v and end when they come):\n", c.IdleTimeout, c.Gap, c.WaitTimeout)
+	for _, d := range ws {
+		sum := time.Duration(d.Specs) * d.Each
+		total += sum
+		longest = max(longest, d.Each)
+		fmt.Fprintf(w, "  %-22s %3d specs × %-8v = %-8v %s\n", d.Requirement, d.Specs, d.Each.Round(time.Millisecond), sum.Round(time.Millisecond), d.Rule)
+	}
+	fmt.Fprintf(w, "Floor of a serial run (--procs 1): %v\n", total.Round(time.Millisecond))
+	if procs > 1 {
+		fmt.Fprintf(w, "Floor with --procs %d: %v (the longest wait, or the sum shared by %d lanes)\n", procs, max(longest, total/time.Duration(procs)).Round(time.Millisecond), procs)
+	}
+}
+
+var (
+	hintsOnce sync.Once
+	hints     []DesignedWait
+)
+
+// priorityHint orders the specs longest designed wait first (a Ginkgo
+// SpecPriority), so parallel lanes start the long waits early and the run
+// does not end on one of them. The order within a priority stays Ginkgo's.
+func priorityHint(id string) SpecPriority {
+	hintsOnce.Do(func() { hints = DesignedWaits(DefaultConfig()) })
+	for _, d := range hints {
+		if slices.Contains(strings.Split(d.Requirement, ", "), id) {
+			return SpecPriority(d.Each.Milliseconds())
+		}
+	}
+	return 0
+}

@@ -6,7 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/onsi/ginkgo/v2/types"
 )
@@ -50,34 +53,115 @@ const TranscriptEntryPrefix = "wire transcript: "
 // what it needs; such skips count as OutcomeNotObservable, not OutcomeSkipped.
 const NotObservablePrefix = "not observable: "
 
+// Spec statuses: how a spec counts towards its requirement's outcome
+// (SpecOutcome.Status).
+const (
+	// StatusPassed: the spec ran and passed, checking all it checks.
+	StatusPassed = "passed"
+	// StatusPartial: the spec passed but observed only part of its check
+	// (it carries a PartialEntry).
+	StatusPartial = "partly observed"
+	// StatusFailed: the spec ran and failed.
+	StatusFailed = "failed"
+	// StatusInterrupted: the spec was running when the run was interrupted.
+	StatusInterrupted = "interrupted"
+	// StatusNotRunInterrupted: the spec was selected but the run was
+	// interrupted before it started.
+	StatusNotRunInterrupted = "not run (interrupted)"
+	// StatusNotObservable: the spec cannot observe what it needs.
+	StatusNotObservable = "not observable"
+	// StatusRoleNotTested: the spec's role is not under test.
+	StatusRoleNotTested = "role not tested"
+	// StatusFilteredOut: the run's filters (label filter, focus, skip) did
+	// not select the spec.
+	StatusFilteredOut = "filtered out"
+	// StatusNotRun: the spec was selected but did not run (--fail-fast, or
+	// an earlier spec of an ordered container failed).
+	StatusNotRun = "not run"
+)
+
 // SpecOutcome is one spec's result within a verdict.
 type SpecOutcome struct {
 	// Text is the spec's own text (without the requirement container).
-	Text string
+	Text string `json:"text"`
 	// State is ginkgo's state: passed, failed, skipped, ...
-	State string
-	// Message is the failure or skip message, if any.
-	Message string
+	State string `json:"state"`
+	// Status is how the spec counts for its requirement (Status*).
+	Status string `json:"status"`
+	// Message is the failure or skip message, or for a partly observed
+	// spec what was not observed.
+	Message string `json:"message,omitempty"`
 	// Location is where the failure happened, file:line.
-	Location string
+	Location string `json:"location,omitempty"`
 	// PluginExit says how the plugin process went away during the spec, if
 	// it did.
-	PluginExit string
+	PluginExit string `json:"plugin_exit,omitempty"`
 	// Transcripts are the wire transcripts attached to a failed spec, each
 	// headed by its title.
-	Transcripts []string `json:",omitempty"`
+	Transcripts []string `json:"transcripts,omitempty"`
 }
 
 // Verdict is the result of a run for one requirement.
 type Verdict struct {
-	Requirement Requirement
-	Outcome     Outcome
-	Specs       []SpecOutcome
+	Requirement Requirement `json:"requirement"`
+	Outcome     Outcome     `json:"outcome"`
+	// Note says why the outcome is not a plain PASS or FAIL: what was not
+	// verified, what interrupted the run, why the requirement was skipped.
+	Note  string        `json:"note,omitempty"`
+	Specs []SpecOutcome `json:"specs"`
+}
+
+// RunInfo is what a run knows beyond ginkgo's report: which specs its
+// filters selected and whether, when and why it was interrupted.
+type RunInfo struct {
+	// Selected holds the SpecKey of every spec the run's filters selected;
+	// nil means unknown, and skipped specs without a message then count as
+	// not run.
+	Selected map[string]bool `json:"-"`
+	// RolesTested lists the roles under test (server, client); nil means
+	// unknown, and only a spec's own skip message then tells.
+	RolesTested []string `json:"roles_tested,omitempty"`
+	// Interrupted is set when a signal or the suite timeout stopped the run.
+	Interrupted bool `json:"interrupted"`
+	// Cause names what interrupted the run, e.g. "SIGINT" or "--timeout 5s".
+	Cause string `json:"cause,omitempty"`
+	// At is when the run was interrupted; a spec that failed after it is
+	// counted as interrupted, since the shutdown may have caused the failure.
+	At time.Time `json:"at,omitzero"`
+}
+
+// SpecKey identifies a spec across a preview and a run of the same suite.
+func SpecKey(sr types.SpecReport) string {
+	return sr.LeafNodeLocation.String() + " " + sr.FullText()
+}
+
+// InfoFromReport derives the interruption from a ginkgo report alone (the
+// selection is unknown).
+func InfoFromReport(report types.Report) RunInfo {
+	var info RunInfo
+	for _, reason := range report.SpecialSuiteFailureReasons {
+		switch {
+		case strings.Contains(reason, "Interrupted"):
+			info.Interrupted, info.Cause = true, "a signal"
+		case strings.Contains(reason, "Timeout"):
+			info.Interrupted, info.Cause = true, "the suite timeout"
+			if t := report.SuiteConfig.Timeout; t > 0 {
+				info.At = report.StartTime.Add(t)
+			}
+		}
+	}
+	return info
 }
 
 // Verdicts turns a ginkgo report into one verdict per requirement of the
-// catalogue, in document order.
+// catalogue, in document order, knowing only what the report holds.
 func Verdicts(report types.Report) []Verdict {
+	return Judge(report, InfoFromReport(report))
+}
+
+// Judge turns a ginkgo report and what the run knows about its selection
+// and interruption into one verdict per requirement, in document order.
+func Judge(report types.Report, info RunInfo) []Verdict {
 	byID := map[string]*Verdict{}
 	var out []Verdict
 	for _, r := range catalogue {
@@ -91,7 +175,7 @@ func Verdicts(report types.Report) []Verdict {
 		if !ok {
 			continue
 		}
-		so := SpecOutcome{Text: text, State: sr.State.String()}
+		so := SpecOutcome{Text: text, State: sr.State.String(), Status: statusOf(sr, info, id)}
 		if sr.State.Is(types.SpecStateFailureStates) || sr.State == types.SpecStateSkipped {
 			so.Message = sr.Failure.Message
 			for _, e := range sr.ReportEntries {
@@ -106,21 +190,54 @@ func Verdicts(report types.Report) []Verdict {
 				so.Location = fmt.Sprintf("%s:%d", shortPath(loc.FileName), loc.LineNumber)
 			}
 		}
+		if so.Status == StatusPartial {
+			so.Message = partialReason(sr)
+		}
 		v := byID[id]
 		v.Specs = append(v.Specs, so)
 	}
 	for i := range out {
-		out[i].Outcome = outcomeOf(out[i].Specs)
+		out[i].Outcome, out[i].Note = outcomeOf(out[i].Requirement, out[i].Specs, info)
 	}
 	return out
 }
 
-// ReadVerdicts reads the JSON report of one run (greetspec run
-// --json-report) and returns its verdicts.
+// RunReport is greetspec's own JSON report of a run (greetspec run
+// --verdict-report): the per-requirement verdicts, beside ginkgo's report of
+// the specs.
+type RunReport struct {
+	// Server and Client describe what was tested ("" when not tested).
+	Server string `json:"server"`
+	Client string `json:"client"`
+	// Run says whether and why the run was interrupted.
+	Run RunInfo `json:"run"`
+	// Summary counts requirements by outcome.
+	Summary map[Outcome]int `json:"summary"`
+	// Conclusion is the last line of the terminal output.
+	Conclusion string `json:"conclusion"`
+	// ExitStatus is greetspec's exit status for the run.
+	ExitStatus int `json:"exit_status"`
+	// Requirements holds one verdict per requirement, in document order.
+	Requirements []Verdict `json:"requirements"`
+}
+
+// ReadVerdicts reads the report of one run and returns its verdicts: either
+// greetspec's own report (greetspec run --verdict-report), which knows the
+// run's selection, or ginkgo's JSON report (--json-report).
 func ReadVerdicts(path string) ([]Verdict, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if trimmed := strings.TrimSpace(string(data)); strings.HasPrefix(trimmed, "{") {
+		var rr RunReport
+		if err := json.Unmarshal(data, &rr); err != nil {
+			return nil, fmt.Errorf("report %s: %w", path, err)
+		}
+		if len(rr.Requirements) == 0 {
+			return nil, fmt.Errorf("report %s holds no requirements", path)
+		}
+		return rr.Requirements, nil
 	}
 	var reports []types.Report
 	if err := json.Unmarshal(data, &reports); err != nil {
@@ -146,28 +263,111 @@ func SpecOf(sr types.SpecReport) (id, text string, ok bool) {
 	return id, strings.Join(append(sr.ContainerHierarchyTexts[1:], sr.LeafNodeText), " "), true
 }
 
-func outcomeOf(specs []SpecOutcome) Outcome {
-	ran, notObservable, failed := 0, 0, 0
-	for _, s := range specs {
-		switch {
-		case s.State == "passed":
-			ran++
-		case s.State == "skipped" && strings.HasPrefix(s.Message, NotObservablePrefix):
-			notObservable++
-		case s.State == "skipped" || s.State == "pending":
-		default:
-			failed++
+// statusOf classifies one spec's result.
+func statusOf(sr types.SpecReport, info RunInfo, id string) string {
+	msg := sr.Failure.Message
+	switch {
+	case sr.State == types.SpecStatePassed:
+		if partialReason(sr) != "" {
+			return StatusPartial
+		}
+		return StatusPassed
+	case sr.State == types.SpecStateInterrupted:
+		return StatusInterrupted
+	case sr.State == types.SpecStateTimedout && strings.Contains(msg, "suite timeout"):
+		return StatusInterrupted
+	case sr.State.Is(types.SpecStateFailureStates):
+		if info.Interrupted && !info.At.IsZero() && !sr.EndTime.Before(info.At) {
+			// It failed while the run was being stopped: the shutdown, not
+			// the implementation, may be the cause.
+			return StatusInterrupted
+		}
+		return StatusFailed
+	case sr.State == types.SpecStateSkipped && strings.HasPrefix(msg, NotObservablePrefix):
+		return StatusNotObservable
+	case sr.State == types.SpecStateSkipped && roleNotTested(msg, id, info.RolesTested):
+		return StatusRoleNotTested
+	}
+	// Skipped without running, or pending.
+	if info.Selected != nil && !info.Selected[SpecKey(sr)] {
+		return StatusFilteredOut
+	}
+	if info.Interrupted {
+		return StatusNotRunInterrupted
+	}
+	return StatusNotRun
+}
+
+func roleNotTested(msg, id string, tested []string) bool {
+	r, ok := LookupRequirement(id)
+	if !ok {
+		return false
+	}
+	if tested != nil && !slices.Contains(tested, r.Role) {
+		return true
+	}
+	return msg == "no "+r.Role+" under test"
+}
+
+// partialReason returns the reasons a passing spec gave for observing only
+// part of its check, or "".
+func partialReason(sr types.SpecReport) string {
+	var reasons []string
+	for _, e := range sr.ReportEntries {
+		if e.Name == PartialEntry {
+			reasons = append(reasons, e.StringRepresentation())
 		}
 	}
-	switch {
-	case failed > 0:
-		return OutcomeFail
-	case notObservable > 0:
-		return OutcomeNotObservable
-	case ran > 0:
-		return OutcomePass
+	return strings.Join(reasons, "; ")
+}
+
+// outcomeOf decides a requirement's outcome from its specs: PASS only when
+// every spec ran and passed in full.
+func outcomeOf(r Requirement, ss []SpecOutcome, info RunInfo) (Outcome, string) {
+	count := map[string]int{}
+	first := map[string]SpecOutcome{}
+	for _, s := range ss {
+		if count[s.Status] == 0 {
+			first[s.Status] = s
+		}
+		count[s.Status]++
 	}
-	return OutcomeSkipped
+	verified := count[StatusPassed] + count[StatusPartial]
+	total := len(ss)
+	switch {
+	case total == 0:
+		return OutcomeSkipped, "no spec"
+	case count[StatusFailed] > 0:
+		return OutcomeFail, ""
+	case count[StatusInterrupted] > 0:
+		return OutcomeInterrupted, fmt.Sprintf("interrupted by %s while running: %s", info.Cause, first[StatusInterrupted].Text)
+	case count[StatusNotRunInterrupted] > 0:
+		return OutcomeInterrupted, fmt.Sprintf("interrupted by %s: %d of %d specs not run", info.Cause, count[StatusNotRunInterrupted], total)
+	case count[StatusRoleNotTested] > 0:
+		return OutcomeSkipped, "no " + r.Role + " under test"
+	case verified == 0 && count[StatusNotObservable] > 0:
+		return OutcomeNotObservable, strings.TrimPrefix(first[StatusNotObservable].Message, NotObservablePrefix)
+	case verified == 0 && count[StatusFilteredOut] == total:
+		return OutcomeSkipped, "not selected"
+	case verified == 0:
+		return OutcomeSkipped, fmt.Sprintf("%d of %d specs not run", count[StatusNotRun], total)
+	case verified == total && count[StatusPartial] == 0:
+		return OutcomePass, ""
+	}
+	var parts []string
+	if n := count[StatusFilteredOut]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d specs filtered out", n, total))
+	}
+	if n := count[StatusNotRun]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d specs not run", n, total))
+	}
+	if n := count[StatusNotObservable]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d not observable (%s)", n, strings.TrimPrefix(first[StatusNotObservable].Message, NotObservablePrefix)))
+	}
+	if n := count[StatusPartial]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d partly observed (%s)", n, first[StatusPartial].Message))
+	}
+	return OutcomePartial, strings.Join(parts, "; ")
 }
 
 // Tally counts verdicts by outcome.
@@ -180,15 +380,22 @@ func Tally(vs []Verdict) map[Outcome]int {
 }
 
 // WriteVerdicts prints one line per requirement and, under each failed one,
-// its failed specs with the first line of their failure; then a summary.
+// its failed specs with the first line of their failure, under a partial,
+// not observable or interrupted one what was not verified; then a summary.
 func WriteVerdicts(w io.Writer, vs []Verdict) {
 	fmt.Fprintln(w, "Per-requirement verdict:")
 	for _, v := range vs {
 		r := v.Requirement
 		fmt.Fprintf(w, "  %-14s %-6s %-6s %-14s %s\n", r.ID, r.Level, r.Role, v.Outcome, shorten(r.Text, 90))
+		switch v.Outcome {
+		case OutcomePartial, OutcomeNotObservable, OutcomeInterrupted:
+			if v.Note != "" {
+				fmt.Fprintf(w, "      %s\n", Elide(v.Note, 200))
+			}
+		}
 		shown, failed := 0, 0
 		for _, s := range v.Specs {
-			if s.State == "passed" || s.State == "skipped" || s.State == "pending" {
+			if s.Status != StatusFailed {
 				continue
 			}
 			if failed++; shown == maxShownFailures {
@@ -211,8 +418,8 @@ func WriteVerdicts(w io.Writer, vs []Verdict) {
 		}
 	}
 	t := Tally(vs)
-	fmt.Fprintf(w, "Requirements: %d passed, %d failed, %d not observable, %d skipped\n",
-		t[OutcomePass], t[OutcomeFail], t[OutcomeNotObservable], t[OutcomeSkipped])
+	fmt.Fprintf(w, "Requirements: %d passed, %d failed, %d partial, %d not observable, %d interrupted, %d skipped\n",
+		t[OutcomePass], t[OutcomeFail], t[OutcomePartial], t[OutcomeNotObservable], t[OutcomeInterrupted], t[OutcomeSkipped])
 }
 
 // maxShownFailures is how many failed specs the verdict lists per
@@ -221,14 +428,50 @@ const maxShownFailures = 3
 
 // firstLine returns the informative head of a failure message: its first
 // line, or for a timed-out wait ("Timed out after 2s.") also the next line,
-// which says what was awaited.
+// which says what was awaited. Control characters are escaped and a long
+// line loses its middle, never its end, where the observed bytes are.
 func firstLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	head := strings.TrimSpace(lines[0])
 	if strings.HasPrefix(head, "Timed out after") && len(lines) > 1 {
 		head += " " + strings.TrimSpace(lines[1])
 	}
-	return shorten(head, 160)
+	return Elide(head, maxLineRunes)
+}
+
+// maxLineRunes bounds a failure's summary line.
+const maxLineRunes = 240
+
+// Elide escapes control characters in s (as \xNN, \u2028, ...) and, if it
+// is then longer than n runes, replaces its middle with " … ", keeping its
+// beginning and its end.
+func Elide(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 || r == utf8.RuneError:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	rs := []rune(b.String())
+	if len(rs) <= n || n < 10 {
+		return string(rs)
+	}
+	const mark = " … "
+	keep := n - len([]rune(mark))
+	tail := keep / 2
+	head := keep - tail
+	return string(rs[:head]) + mark + string(rs[len(rs)-tail:])
 }
 
 // shortPath keeps the last directory and file name of a source path, so the

@@ -5,8 +5,11 @@
 //	greetspec run --server ./my-plugin  # your server, as a go-plugin plugin
 //	greetspec list                      # every requirement and its specs
 //
-// Exit status: 0 when every spec that ran passed, 1 when some failed, 2 on a
-// usage or setup error (bad flags, a plugin that cannot be started).
+// Exit status of run: 0 when every selected requirement was verified and
+// passed, 1 when some failed, 2 on a usage or setup error (bad flags, a
+// plugin that cannot be started), 3 when the specs that ran passed but less
+// was verified than selected (PARTIAL, NOT-OBSERVABLE), 4 when a signal or
+// --timeout interrupted the run.
 package main
 
 import (

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -139,7 +140,10 @@ func TestRunFaultyFailsWithRepro(t *testing.T) {
 			t.Errorf("report %s missing, or without the failed requirement and its wire transcript: %v", filepath.Base(f), err)
 		}
 	}
-	for _, want := range []string{"SRV-GREET-1", "FAIL", "Welcome to Asif server", "greetspec run --server builtin:faulty/greeting-capitalised --label-filter SRV-GREET-1"} {
+	// The test binary is built by the go command, so the repro command is
+	// the `go run` form, relative to the test's directory (the package's).
+	repro := "\n  go run . run --server builtin:faulty/greeting-capitalised --label-filter SRV-GREET-1 -v\n"
+	for _, want := range []string{"SRV-GREET-1", "FAIL", "Welcome to Asif server", repro, "FAIL: 1 of 1 requirements failed"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
@@ -199,6 +203,22 @@ func TestUsageAndSetupErrors(t *testing.T) {
 		{"bad target", []string{"run", "--target", "localhost"}, "host:port"},
 		{"bad template", []string{"run", "--server-cmd", "prog {nope}"}, "--server-cmd"},
 		{"nothing selected", []string{"run", "--label-filter", "no-such-label"}, "no spec matched"},
+		{"only specs of a role not under test", []string{"run", "--client", "builtin:reference", "--label-filter", "server"}, "no spec matched the filters for the role under test (client)"},
+		{"dry run after --", []string{"run", "--label-filter", "SRV-GREET-3", "--", "--dry-run"}, "--dry-run is refused"},
+		{"dry run, ginkgo spelling", []string{"run", "--", "--ginkgo.dry-run"}, "--dry-run is refused"},
+		{"empty server", []string{"run", "--server", ""}, "--server is empty"},
+		{"empty client", []string{"run", "--client", "", "--server", "builtin:reference"}, "--client is empty"},
+		{"empty server command", []string{"run", "--server-cmd", " "}, "--server-cmd is empty"},
+		{"empty target", []string{"run", "--target="}, "--target is empty"},
+		{"idle timeout beyond uint32 ms", []string{"run", "--idle-timeout", "4294967296ms"}, "--idle-timeout 1193h2m47.296s is out of range"},
+		{"idle timeout below 1ms", []string{"run", "--idle-timeout", "500us", "--gap", "100us"}, "--idle-timeout 500µs is out of range"},
+		{"idle timeout not whole ms", []string{"run", "--idle-timeout", "1500us", "--gap", "100us"}, "not a whole number of milliseconds"},
+		{"zero idle timeout", []string{"run", "--idle-timeout", "0s"}, "--idle-timeout must be positive"},
+		{"negative wait timeout", []string{"run", "--wait-timeout", "-1s"}, "--wait-timeout must be positive"},
+		{"zero start timeout", []string{"run", "--start-timeout", "0s"}, "--start-timeout must be positive"},
+		{"zero ready timeout", []string{"run", "--ready-timeout", "0s"}, "--ready-timeout must be positive"},
+		{"zero suite timeout", []string{"run", "--timeout", "0s"}, "--timeout must be positive"},
+		{"zero grace period", []string{"run", "--", "--grace-period=0s"}, "--grace-period must be positive"},
 		{"bad ginkgo flag", []string{"run", "--", "--nope"}, "ginkgo flags after --"},
 		{"wrapped server crashes", []string{"run", "--server-cmd", "sh -c 'echo boom; exit 5' sh {port}"}, "exit status 5"},
 		{"wrapped server never listens", []string{"run", "--server-cmd", "sh -c 'sleep 30' sh {port}", "--ready-timeout", "1s"}, "did not accept connections"},
@@ -206,6 +226,8 @@ func TestUsageAndSetupErrors(t *testing.T) {
 		{"bad client outcome", []string{"run", "--client-cmd", "prog {addr}", "--client-outcome", "refused=0"}, "--client-outcome"},
 		{"client outcome alone", []string{"run", "--client-outcome", "refused=3"}, "--client-outcome needs --client-cmd"},
 		{"plugin lacks the role", []string{"run", "--client", "builtin:alt/eventloop-server"}, "does not offer the client role"},
+		{"selftest parallel zero", []string{"selftest", "--parallel", "0"}, "--parallel must be between 1 and"},
+		{"selftest zero run timeout", []string{"selftest", "--run-timeout", "0s"}, "--run-timeout must be positive"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runCLI(t, time.Minute, c.args...)
@@ -344,7 +366,7 @@ func TestTutorialShowcase(t *testing.T) {
 	r := runCLI(t, 20*time.Minute, "run",
 		"--server-cmd", "/usr/bin/python3 plugins/tutorial/server.py {host} {port}",
 		"--client-cmd", "/usr/bin/python3 plugins/tutorial/client.py {host} {port}",
-		"--cmd-dir", "../..", "--wait-timeout", "2s", "--json-report", report)
+		"--cmd-dir", "../..", "--wait-timeout", "2s", "--verdict-report", report)
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1 (the tutorial does not conform)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -357,7 +379,14 @@ func TestTutorialShowcase(t *testing.T) {
 	}
 	for _, v := range verdicts {
 		if want, ok := tutorialVerdicts[v.Requirement.ID]; !ok || v.Outcome != want {
-			t.Errorf("%s: %s, want %s", v.Requirement.ID, v.Outcome, want)
+			why := v.Note
+			for _, s := range v.Specs {
+				if s.Status == specs.StatusFailed {
+					why = s.Text + ": " + specs.Elide(s.Message, 300)
+					break
+				}
+			}
+			t.Errorf("%s: %s, want %s (%s)", v.Requirement.ID, v.Outcome, want, why)
 		}
 	}
 }
@@ -388,18 +417,29 @@ func TestAddressMode(t *testing.T) {
 	}
 	defer srv.Stop(context.Background())
 	r := runCLI(t, 5*time.Minute, "run", "--target", resp.GetAddress(), "--idle-timeout", "1s")
-	if r.code != 0 {
-		t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	// What could not be observed was not verified: exit status 3, never 0.
+	if r.code != 3 {
+		t.Fatalf("exit status %d, want 3 (passed, but not everything observable)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, want := range []string{
 		"SRV-GREET-1    MUST   server PASS",
 		"SRV-UTF8-3     MUST   server NOT-OBSERVABLE",
 		"CLI-SEND-1     MUST   client SKIPPED",
 		"0 failed",
+		"\nPARTIAL: ",
+		"exit 3; see the table\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	if strings.Contains(r.stdout, "requirements verified: PASS") {
+		t.Errorf("a run with unobservable requirements claims an unqualified PASS:\n%s", r.stdout)
+	}
+	// --accept-partial turns that into exit status 0, still saying PARTIAL.
+	r = runCLI(t, 2*time.Minute, "run", "--target", resp.GetAddress(), "--label-filter", "SRV-GREET-3 || SRV-UTF8-3", "--accept-partial")
+	if r.code != 0 || !strings.Contains(r.stdout, "PARTIAL (accepted)") {
+		t.Errorf("--accept-partial: exit status %d, want 0 with a PARTIAL (accepted) conclusion\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
 
@@ -408,5 +448,268 @@ func TestGinkgoFlagsPassThrough(t *testing.T) {
 	r := runCLI(t, 2*time.Minute, "run", "--label-filter", "SRV-GREET-3", "--", "--seed=5", "--ginkgo.randomize-all")
 	if r.code != 0 || !strings.Contains(r.stdout, "Random Seed: 5 - will randomize all specs") {
 		t.Fatalf("exit status %d; ginkgo flags not applied:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A focus on part of a requirement's specs verifies only that part: the
+// requirement is PARTIAL, never PASS, and the run exits 3.
+func TestFocusSubsetIsPartial(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "verdicts.json")
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	r := runCLI(t, 2*time.Minute, "run", "--server", "builtin:reference", "--label-filter", "SRV-GREET-1", "--focus", "ascii$",
+		"--verdict-report", report, "--junit-report", junit)
+	if r.code != 3 {
+		t.Fatalf("exit status %d, want 3\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"SRV-GREET-1    MUST   server PARTIAL", "specs filtered out", "\nPARTIAL: 0 verified, 1 partly — exit 3"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	vs, err := specs.ReadVerdicts(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		want := specs.OutcomeSkipped
+		if v.Requirement.ID == "SRV-GREET-1" {
+			want = specs.OutcomePartial
+		}
+		if v.Outcome != want {
+			t.Errorf("verdict report: %s is %s, want %s", v.Requirement.ID, v.Outcome, want)
+		}
+	}
+	data, err := os.ReadFile(junit)
+	if err != nil || !bytes.Contains(data, []byte(`<property name="greetspec.verdict.SRV-GREET-1" value="PARTIAL">`)) {
+		t.Errorf("the JUnit report lacks the requirement's verdict (%v):\n%s", err, data)
+	}
+}
+
+// A failure's summary line keeps its end: the decisive trailing newline of
+// a greeting is shown, escaped.
+func TestFailureLineShowsTheDifference(t *testing.T) {
+	r := runCLI(t, 2*time.Minute, "run", "--server", "builtin:faulty/greeting-newline", "--label-filter", "SRV-GREET-1", "--focus", "ascii$")
+	if r.code != 1 {
+		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if want := `23 bytes "welcome to Asif server\n"`; !strings.Contains(r.stdout, want) {
+		t.Errorf("the failure line does not show %s:\n%s", want, r.stdout)
+	}
+}
+
+// Bad filters are usage errors said in one plain line, found before any
+// plugin starts (here the plugin does not even exist): never a panic, never
+// Ginkgo's colour codes.
+func TestBadFiltersAreUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"label filter syntax", []string{"--label-filter", "server && ("}, `--label-filter "server && (": Syntax Error Parsing Label Filter`},
+		{"label filter after --", []string{"--", "--label-filter=must ||"}, "--label-filter"},
+		{"focus regexp", []string{"--focus", "("}, `--focus "(" is not a valid regular expression`},
+		{"skip regexp after --", []string{"--", "--skip=[z-a]"}, `--skip "[z-a]" is not a valid regular expression`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"run", "--server", "/no/such/plugin"}, c.args...)
+			r := runCLI(t, time.Minute, args...)
+			if r.code != 2 {
+				t.Fatalf("exit status %d, want 2\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stderr, c.want) {
+				t.Errorf("stderr lacks %q:\n%s", c.want, r.stderr)
+			}
+			if strings.Contains(r.stderr, "/no/such/plugin") {
+				t.Errorf("the plugin was started before the filters were checked:\n%s", r.stderr)
+			}
+			for _, bad := range []string{"\x1b[", "goroutine ", "panic"} {
+				if strings.Contains(r.stderr, bad) {
+					t.Errorf("stderr holds %q:\n%s", bad, r.stderr)
+				}
+			}
+			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines != 1 {
+				t.Errorf("stderr has %d lines, want one:\n%s", lines, r.stderr)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runCLIInterrupted runs greetspec like runCLI and sends it sig once the
+// suite has been running for a second.
+func runCLIInterrupted(t *testing.T, sig syscall.Signal, args ...string) cliResult {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := randomMarker(t)
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "GREETSPEC_TEST_MARKER="+marker)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(2 * time.Minute)
+	started := time.NewTicker(50 * time.Millisecond)
+	defer started.Stop()
+	sent := false
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-started.C:
+			if !sent && strings.Contains(stdout.String(), "Will run ") {
+				sent = true
+				time.AfterFunc(time.Second, func() { _ = cmd.Process.Signal(sig) })
+			}
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("greetspec %s did not finish\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), stdout.String(), stderr.String())
+		}
+	}
+	if !sent {
+		t.Fatalf("the run ended before it could be interrupted\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if left := processesWithMarker(marker); len(left) > 0 {
+		for _, pid := range left {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		t.Errorf("processes %v started by greetspec outlived it", left)
+	}
+	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// SIGINT, SIGTERM and --timeout stop the run: the unfinished requirements
+// are INTERRUPTED (naming the spec in flight), nothing is reported FAIL, no
+// repro command is printed, the plugins go away, and the exit status is 4.
+func TestInterruption(t *testing.T) {
+	// With T=5s the server specs take far longer than the second after
+	// which the run is interrupted, serial or in parallel lanes.
+	args := []string{"run", "--server", "builtin:reference", "--label-filter", "server", "--idle-timeout", "5s"}
+	serial := append(append([]string{}, args...), "--procs", "1")
+	for _, c := range []struct {
+		name  string
+		run   func() cliResult
+		cause string
+	}{
+		{"SIGINT", func() cliResult { return runCLIInterrupted(t, syscall.SIGINT, serial...) }, "SIGINT"},
+		{"SIGTERM", func() cliResult { return runCLIInterrupted(t, syscall.SIGTERM, serial...) }, "SIGTERM"},
+		// Lanes print the run only when it is over: interrupted by the clock.
+		{"SIGINT, parallel lanes", func() cliResult { return runCLIInterruptedAfter(t, syscall.SIGINT, 3*time.Second, args...) }, "SIGINT"},
+		{"timeout", func() cliResult { return runCLI(t, 2*time.Minute, append(serial, "--timeout", "2s")...) }, "--timeout 2s"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.run()
+			if r.code != 4 {
+				t.Fatalf("exit status %d, want 4\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			for _, want := range []string{"INTERRUPTED by " + c.cause + " while running ", "interrupted by " + c.cause, "— exit 4"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("output lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			for _, bad := range []string{" FAIL ", "To run a failed requirement again"} {
+				if strings.Contains(r.stdout, bad) {
+					t.Errorf("an interrupted run reports %q:\n%s", bad, r.stdout)
+				}
+			}
+			if strings.Contains(r.stdout, "CLI-SEND-1     MUST   client INTERRUPTED") {
+				t.Errorf("a role not under test is reported INTERRUPTED:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
+// An interrupt while the plugins are being set up ends the run at once, in
+// order, with exit status 4.
+func TestInterruptionDuringSetup(t *testing.T) {
+	r := runCLIInterruptedAfter(t, syscall.SIGINT, time.Second, "run", "--server-cmd", "sh -c 'sleep 30' {port}", "--ready-timeout", "60s")
+	if r.code != 4 || !strings.Contains(r.stderr, "interrupted by SIGINT before any spec ran") {
+		t.Fatalf("exit status %d, want 4 with the interruption said\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// runCLIInterruptedAfter runs greetspec and sends it sig after d.
+func runCLIInterruptedAfter(t *testing.T, sig syscall.Signal, d time.Duration, args ...string) cliResult {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := randomMarker(t)
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "GREETSPEC_TEST_MARKER="+marker)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(d, func() { _ = cmd.Process.Signal(sig) })
+	defer timer.Stop()
+	killer := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
+	defer killer.Stop()
+	err = cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if left := processesWithMarker(marker); len(left) > 0 {
+		for _, pid := range left {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		t.Errorf("processes %v started by greetspec outlived it", left)
+	}
+	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// The repro command is the way greetspec was invoked.
+func TestInvocation(t *testing.T) {
+	for _, c := range []struct {
+		exe  string
+		want bool
+	}{
+		{"/tmp/go-build123456/b001/exe/greetspec", true},
+		{filepath.Join(os.Getenv("GOCACHE"), "ab", "cdef-d", "greetspec"), os.Getenv("GOCACHE") != ""},
+		{"/usr/local/bin/greetspec", false},
+		{"/home/me/bin/greetspec", false},
+	} {
+		if got := builtByGo(c.exe); got != c.want {
+			t.Errorf("builtByGo(%q) = %v, want %v", c.exe, got, c.want)
+		}
+	}
+	if got := cmdPackageDir(); got != "." {
+		t.Errorf("cmdPackageDir() in the package's own directory = %q, want \".\"", got)
 	}
 }

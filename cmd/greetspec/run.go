@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,6 +45,7 @@ type runOptions struct {
 	labelFilter, focus, skip      string
 	failFast, verbose, noRepro    bool
 	jsonReport, junitReport       string
+	verdictReport                 string
 	htmlReport                    string
 	expectFailures, writeExpected string
 	flake                         flakeOptions
@@ -51,6 +53,9 @@ type runOptions struct {
 	pluginLog                     bool
 	speed                         speedOptions
 	serverSHA256, clientSHA256    string
+
+	timeout       time.Duration
+	acceptPartial bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -87,10 +92,17 @@ carries its requirement ID, its role (server, client), its level (must,
 should, may) and its area (greeting, utf8, limits, closure, robustness):
   greetspec run --label-filter 'server && must'
   greetspec run --label-filter SRV-UTF8-3
-Any other Ginkgo flag can follow '--', e.g. -- --ginkgo.randomize-all.
+Any other Ginkgo flag can follow '--', e.g. -- --ginkgo.randomize-all
+(not --dry-run, which would pass specs without running them).
 
-Exit status: 0 every spec that ran passed; 1 some spec failed; 2 usage or
-setup error (bad flags, a plugin that cannot be started).`,
+Each requirement gets one outcome: PASS (every spec ran and passed), FAIL,
+PARTIAL (the specs that ran passed, but some were filtered out, not
+observable or only partly observed), NOT-OBSERVABLE (nothing of it could be
+observed), INTERRUPTED, or SKIPPED (role not under test, or not selected).
+SIGINT, SIGTERM or --timeout stop the run: the spec in flight gets a short
+grace, the plugins are cleaned up, and what did not finish is INTERRUPTED.
+
+` + exitStatusHelp,
 		Example: `  greetspec run
   greetspec run --server builtin:faulty/greeting-capitalised
   greetspec run --client ./my-client-plugin --label-filter must -v`,
@@ -125,7 +137,10 @@ setup error (bad flags, a plugin that cannot be started).`,
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "print every spec as it runs")
 	f.BoolVar(&o.noRepro, "no-repro", false, "do not print a repro command for each failed requirement")
 	f.StringVar(&o.jsonReport, "json-report", "", "also write Ginkgo's JSON report to this file")
-	f.StringVar(&o.junitReport, "junit-report", "", "also write a JUnit XML report to this file")
+	f.StringVar(&o.junitReport, "junit-report", "", "also write a JUnit XML report to this file (with the per-requirement verdicts)")
+	f.StringVar(&o.verdictReport, "verdict-report", "", "also write greetspec's JSON report (the per-requirement verdicts, a \"requirements\" list) to this file")
+	f.DurationVar(&o.timeout, "timeout", time.Hour, "bound on the whole run; when it elapses the run stops and what did not finish is INTERRUPTED (exit status 4)")
+	f.BoolVar(&o.acceptPartial, "accept-partial", false, "exit 0 rather than 3 when the specs that ran passed but some requirement is PARTIAL or NOT-OBSERVABLE")
 	f.StringVar(&o.htmlReport, "report-html", "", "also write a self-contained HTML report (verdict table, failures with transcripts and repro commands) to this file")
 	f.StringVar(&o.expectFailures, "expect-failures", "", "file listing requirement IDs known to fail (# comments allowed): the run succeeds exactly when its failures match the list; an unexpected failure or pass fails it")
 	f.StringVar(&o.writeExpected, "write-expected-failures", "", "write this run's failed requirements to this file, as a starting --expect-failures list")
@@ -151,6 +166,10 @@ func (t *fakeT) Fail() { t.failed = true }
 
 func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	out := cmd.OutOrStdout()
+	// Signals are watched before anything starts, so that an interrupt
+	// during setup ends the run in order too.
+	intr := watchInterrupts()
+	defer intr.stop()
 	if o.flake.rerunFailed != "" {
 		filter, err := failedFilter(o.flake.rerunFailed)
 		if err != nil {
@@ -165,6 +184,9 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	if o.flake.repeat < 1 || o.flake.repeat > 100000 {
 		return usageErr("--repeat %d: want 1..100000", o.flake.repeat)
 	}
+	if err := o.validate(cmd, ginkgoArgs); err != nil {
+		return err
+	}
 	if o.flake.repeat > 1 || o.flake.untilFails {
 		n := o.flake.repeat
 		if o.flake.untilFails && !cmd.Flags().Changed("repeat") {
@@ -174,24 +196,11 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		if o.flake.rerunFailed != "" {
 			args = append(withoutFlag(args, "rerun-failed"), "--label-filter", o.labelFilter)
 		}
+		intr.stop() // the repeated runs handle signals themselves
 		return runRepeated(out, args, n, o.flake.untilFails)
-	}
-	if err := o.resolveRoles(); err != nil {
-		return err
 	}
 	if err := o.pinChecksums(); err != nil {
 		return err
-	}
-	if o.gap >= o.idleTimeout {
-		return usageErr("--gap (%v) must be below --idle-timeout (%v)", o.gap, o.idleTimeout)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"--idle-timeout", o.idleTimeout}, {"--wait-timeout", o.waitTimeout}, {"--gap", o.gap}, {"--start-timeout", o.startTimeout}} {
-		if d.v <= 0 {
-			return usageErr("%s must be positive, got %v", d.name, d.v)
-		}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -216,39 +225,39 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		return explainWaits(o, s)
 	}
 
+	selected, err := o.selection()
+	if err != nil {
+		return err
+	}
+
 	// Start each plugin once before the suite, so that a missing file or a
 	// program that is not a plugin is a setup error, not 60 failed specs.
 	for _, role := range []struct{ name, ref string }{{"server", o.server}, {"client", o.client}} {
 		if role.ref == "" {
 			continue
 		}
-		if err := preflight(role.name, role.ref, self, s.StartTimeout); err != nil {
-			return &exitError{code: 2, err: err}
+		err := preflight(intr.ctx, role.name, role.ref, self, s.StartTimeout)
+		if sig, _ := intr.signalled(); sig != nil {
+			return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted by %s before any spec ran; nothing was tested", signalName(sig))}
+		}
+		if err != nil {
+			return &exitError{code: exitUsage, err: err}
 		}
 	}
 
 	if o.target != "" {
 		if err := preflightTarget(o.target, s.WaitTimeout); err != nil {
-			return &exitError{code: 2, err: err}
+			return &exitError{code: exitUsage, err: err}
 		}
 	}
 
-	if err := parseGinkgoArgs(ginkgoArgs); err != nil {
-		return usageErr("%v", err)
-	}
 	suiteConfig, reporterConfig := GinkgoConfiguration()
-	if o.labelFilter != "" {
-		suiteConfig.LabelFilter = o.labelFilter
-	}
-	if o.focus != "" {
-		suiteConfig.FocusStrings = append(suiteConfig.FocusStrings, o.focus)
-	}
-	if o.skip != "" {
-		suiteConfig.SkipStrings = append(suiteConfig.SkipStrings, o.skip)
-	}
 	suiteConfig.FailFast = suiteConfig.FailFast || o.failFast
 	if o.seed != 0 {
 		suiteConfig.RandomSeed = o.seed
+	}
+	if !ginkgoFlagGiven(ginkgoArgs, "grace-period") {
+		suiteConfig.GracePeriod = interruptGrace
 	}
 	reporterConfig.Verbose = reporterConfig.Verbose || o.verbose
 	reporterConfig.NoColor = reporterConfig.NoColor || !isTerminal(os.Stdout)
@@ -272,45 +281,89 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	}
 	gomega.RegisterFailHandler(Fail)
 	t := &fakeT{}
-	passed, err := o.launchSuite(t, suiteConfig, reporterConfig, ginkgoArgs)
-	if err != nil {
-		specs.ClosePlugins()
-		return err
+	if sig, _ := intr.signalled(); sig == nil {
+		_, err := o.launchSuite(t, suiteConfig, reporterConfig, ginkgoArgs)
+		var ee *exitError
+		// An interrupted parallel run still has a report: it is judged below.
+		if err != nil && !(errors.As(err, &ee) && ee.code == exitInterrupted) {
+			specs.ClosePlugins()
+			return err
+		}
 	}
 	specs.ClosePlugins()
 
 	if verdictReport == nil {
-		return &exitError{code: 2, err: fmt.Errorf("the suite produced no report")}
+		if sig, _ := intr.signalled(); sig != nil {
+			return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted by %s before any spec ran; nothing was tested", signalName(sig))}
+		}
+		return &exitError{code: exitUsage, err: fmt.Errorf("the suite produced no report")}
 	}
 	fmt.Fprintln(out)
-	verdicts := specs.Verdicts(*verdictReport)
+	roles := []string{}
+	if o.server != "" || o.target != "" {
+		roles = append(roles, "server")
+	}
+	if o.client != "" {
+		roles = append(roles, "client")
+	}
+	info := intr.info(*verdictReport, selected, roles)
+	verdicts := specs.Judge(*verdictReport, info)
 	specs.WriteVerdicts(out, verdicts)
 	if !o.noRepro {
 		writeRepro(out, verdicts, o)
 	}
-	if err := o.writeReports(verdicts); err != nil {
-		return &exitError{code: 2, err: err}
-	}
+	code, conclusion := conclude(verdicts, info, o.acceptPartial)
 	if expected != nil {
 		e := report.CheckExpected(verdicts, expected)
 		fmt.Fprintln(out, e.String())
 		if !e.Met() {
-			return &exitError{code: 1}
+			code = exitFail
+		} else if code == exitFail {
+			// Every failure was expected: judge the rest.
+			rest, n := withoutExpectedFailures(verdicts, expected)
+			code, conclusion = conclude(rest, info, o.acceptPartial)
+			conclusion = fmt.Sprintf("%s (besides %d expected failures)", conclusion, n)
 		}
-		passed, t.failed = true, false // every failure was expected
 	}
-	if !passed || t.failed {
-		return &exitError{code: 1}
+	if o.junitReport != "" {
+		if err := addVerdictsToJUnit(o.junitReport, verdicts, conclusion, code); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "greetspec: adding the verdicts to the JUnit report: %v\n", err)
+		}
 	}
-	if ran := verdictReport.PreRunStats.SpecsThatWillRun; ran == 0 {
-		return usageErr("no spec matched the filters: nothing was tested")
+	if err := o.writeReports(verdicts, conclusion); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if o.verdictReport != "" {
+		rr := specs.RunReport{Server: o.server, Client: o.client, Run: info, Summary: specs.Tally(verdicts),
+			Conclusion: conclusion, ExitStatus: code, Requirements: verdicts}
+		if o.target != "" {
+			rr.Server = "target " + o.target
+		}
+		if err := writeRunReport(o.verdictReport, rr); err != nil {
+			return usageErr("--verdict-report: %v", err)
+		}
+	}
+	fmt.Fprintln(out, conclusion)
+	if code != 0 {
+		return &exitError{code: code}
 	}
 	return nil
 }
 
+// ginkgoFlagGiven reports whether a Ginkgo flag was given after "--".
+func ginkgoFlagGiven(args []string, name string) bool {
+	for _, a := range args {
+		a = strings.TrimPrefix(strings.TrimLeft(a, "-"), "ginkgo.")
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
 // writeReports writes the HTML report and the expected-failure list, if
 // asked for.
-func (o *runOptions) writeReports(verdicts []specs.Verdict) error {
+func (o *runOptions) writeReports(verdicts []specs.Verdict, conclusion string) error {
 	if o.htmlReport != "" {
 		tested := map[string]string{"server": orNone(o.server), "client": orNone(o.client)}
 		switch {
@@ -330,6 +383,7 @@ func (o *runOptions) writeReports(verdicts []specs.Verdict) error {
 			},
 			Verdicts: verdicts,
 			Repro:    func(v specs.Verdict) string { return reproCommand(v, o) },
+			Summary:  conclusion,
 		}
 		if err := writeFile(o.htmlReport, func(w io.Writer) error { return report.WriteHTML(w, run) }); err != nil {
 			return fmt.Errorf("--report-html: %w", err)
@@ -501,7 +555,7 @@ func preflightTarget(target string, wait time.Duration) error {
 }
 
 // preflight launches the plugin once and asks it to describe its role.
-func preflight(role, ref, self string, startTimeout time.Duration) error {
+func preflight(parent context.Context, role, ref, self string, startTimeout time.Duration) error {
 	if name, ok := strings.CutPrefix(ref, host.BuiltinPrefix); ok {
 		if _, known := builtin.Lookup(name); !known {
 			return fmt.Errorf("--%s: no built-in plugin %q (see 'greetspec plugins')", role, name)
@@ -516,7 +570,7 @@ func preflight(role, ref, self string, startTimeout time.Duration) error {
 		return fmt.Errorf("--%s: %w", role, err)
 	}
 	defer p.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	ctx, cancel := context.WithTimeout(parent, startTimeout)
 	defer cancel()
 	if role == "server" {
 		// Start and stop it once: a wrapped program that crashes or never
@@ -599,7 +653,7 @@ func writeRepro(w io.Writer, vs []specs.Verdict, o *runOptions) {
 // implementation and settings.
 func reproCommand(v specs.Verdict, o *runOptions) string {
 	var parts []string
-	parts = append(parts, "greetspec run")
+	parts = append(parts, invocation()+" run")
 	switch {
 	case v.Requirement.Role == "server" && o.serverCmd != "":
 		parts = append(parts, "--server-cmd "+shellQuote(o.serverCmd))
@@ -608,6 +662,9 @@ func reproCommand(v specs.Verdict, o *runOptions) string {
 		}
 	case v.Requirement.Role == "server" && o.target != "":
 		parts = append(parts, "--target "+shellQuote(o.target))
+		if o.allowRemote {
+			parts = append(parts, "--allow-remote")
+		}
 		if o.targetLog != "" {
 			parts = append(parts, "--target-log "+shellQuote(o.targetLog))
 		}
@@ -638,6 +695,15 @@ func reproCommand(v specs.Verdict, o *runOptions) string {
 	}
 	if o.waitTimeout != specs.DefaultConfig().WaitTimeout {
 		parts = append(parts, "--wait-timeout "+o.waitTimeout.String())
+	}
+	if o.gap != specs.DefaultConfig().Gap {
+		parts = append(parts, "--gap "+o.gap.String())
+	}
+	if o.startTimeout != specs.DefaultConfig().StartTimeout {
+		parts = append(parts, "--start-timeout "+o.startTimeout.String())
+	}
+	if v.Requirement.Role == "server" && o.serverCmd != "" && o.readyTimeout != 10*time.Second {
+		parts = append(parts, "--ready-timeout "+o.readyTimeout.String())
 	}
 	parts = append(parts, "--label-filter "+v.Requirement.ID, "-v")
 	return strings.Join(parts, " ")

@@ -30,6 +30,12 @@ It prints, per requirement, the faulty plugins that prove its specs can fail.
 Flags after '--' are passed to each run (e.g. -- --idle-timeout 2s).
 Exit status: 0 all checks hold, 1 some do not, 2 setup error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkRange("--parallel", parallel, 1, 64); err != nil {
+				return err
+			}
+			if timeout <= 0 {
+				return usageErr("--run-timeout must be positive, got %v", timeout)
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return usageErr("cannot find greetspec's own executable: %v", err)

@@ -61,13 +61,24 @@ func WriteHTML(w io.Writer, r Run) error {
 		row := htmlRow{Verdict: v, Counted: map[string]int{}}
 		for _, s := range v.Specs {
 			row.Counted[s.State]++
-			switch {
-			case s.State == "passed" || s.State == "pending":
-			case s.State == "skipped" && strings.HasPrefix(s.Message, specs.NotObservablePrefix):
-				row.Notes = append(row.Notes, s)
-			case s.State == "skipped":
-			default:
+			// Only real failures are listed as failed: a spec interrupted by
+			// a signal or --timeout blames nothing on the implementation.
+			status := s.Status
+			if status == "" { // verdicts from before statuses were recorded
+				switch {
+				case s.State == "passed" || s.State == "pending":
+				case s.State == "skipped" && strings.HasPrefix(s.Message, specs.NotObservablePrefix):
+					status = specs.StatusNotObservable
+				case s.State == "skipped":
+				default:
+					status = specs.StatusFailed
+				}
+			}
+			switch status {
+			case specs.StatusFailed:
 				row.Failed = append(row.Failed, s)
+			case specs.StatusNotObservable, specs.StatusPartial:
+				row.Notes = append(row.Notes, s)
 			}
 		}
 		row.NFailed = len(row.Failed)

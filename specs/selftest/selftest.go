@@ -141,7 +141,7 @@ func runCase(ctx context.Context, c Case, o Options) Result {
 	defer os.RemoveAll(dir)
 	report := filepath.Join(dir, "report.json")
 
-	args := []string{"run", "--procs", "1", "--" + c.Role, c.Plugin, "--json-report", report, "--no-repro", "--label-filter", labelFilter(c)}
+	args := []string{"run", "--procs", "1", "--" + c.Role, c.Plugin, "--verdict-report", report, "--no-repro", "--label-filter", labelFilter(c)}
 	args = append(args, o.ExtraArgs...)
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -155,7 +155,9 @@ func runCase(ctx context.Context, c Case, o Options) Result {
 		r.Problems = append(r.Problems, fmt.Sprintf("the run did not finish within %v", o.Timeout))
 		return r
 	}
-	if code := exitCode(runErr); code != 0 && code != 1 {
+	// 0 all passed, 1 some failed, 3 passed but not all verified (judged
+	// by Check below); anything else is a setup error or an interruption.
+	if code := exitCode(runErr); code != 0 && code != 1 && code != 3 {
 		r.Problems = append(r.Problems, fmt.Sprintf("the run failed to set up (exit status %d): %s", code, lastLines(r.Output, 5)))
 		return r
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +67,14 @@ func runCLI(t *testing.T, limit time.Duration, args ...string) cliResult {
 		<-done
 		t.Fatalf("greetspec %s did not finish within %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), limit, stdout.String(), stderr.String())
 	}
+	return finishCLI(t, err, marker, &stdout, &stderr)
+}
+
+// finishCLI turns a finished greetspec child's wait error into its result,
+// and fails the test if any process greetspec started (carrying marker)
+// outlived it, killing those.
+func finishCLI(t *testing.T, err error, marker string, stdout, stderr fmt.Stringer) cliResult {
+	t.Helper()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -76,7 +85,7 @@ func runCLI(t *testing.T, limit time.Duration, args ...string) cliResult {
 		for _, pid := range left {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		t.Errorf("processes %v started by greetspec %s outlived it", left, strings.Join(args, " "))
+		t.Errorf("processes %v started by greetspec outlived it", left)
 	}
 	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
@@ -594,19 +603,7 @@ wait:
 	if !sent {
 		t.Fatalf("the run ended before it could be interrupted\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if left := processesWithMarker(marker); len(left) > 0 {
-		for _, pid := range left {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		t.Errorf("processes %v started by greetspec outlived it", left)
-	}
-	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	return finishCLI(t, err, marker, &stdout, &stderr)
 }
 
 // SIGINT, SIGTERM and --timeout stop the run: the unfinished requirements
@@ -679,19 +676,7 @@ func runCLIInterruptedAfter(t *testing.T, sig syscall.Signal, d time.Duration, a
 	killer := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
 	defer killer.Stop()
 	err = cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if left := processesWithMarker(marker); len(left) > 0 {
-		for _, pid := range left {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		t.Errorf("processes %v started by greetspec outlived it", left)
-	}
-	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	return finishCLI(t, err, marker, &stdout, &stderr)
 }
 
 // The repro command is the way greetspec was invoked.

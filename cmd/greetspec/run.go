@@ -281,8 +281,10 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	}
 	gomega.RegisterFailHandler(Fail)
 	t := &fakeT{}
+	suitePassed := false
 	if sig, _ := intr.signalled(); sig == nil {
-		_, err := o.launchSuite(t, suiteConfig, reporterConfig, ginkgoArgs)
+		var err error
+		suitePassed, err = o.launchSuite(t, suiteConfig, reporterConfig, ginkgoArgs)
 		var ee *exitError
 		// An interrupted parallel run still has a report: it is judged below.
 		if err != nil && !(errors.As(err, &ee) && ee.code == exitInterrupted) {
@@ -313,6 +315,15 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		writeRepro(out, verdicts, o)
 	}
 	code, conclusion := conclude(verdicts, info, o.acceptPartial)
+	if !suitePassed && !info.Interrupted && (code == exitPass || code == exitPartial) {
+		// No requirement failed, yet the suite did not succeed: a failure
+		// outside the specs (a lane that died, a suite node) is no success.
+		reasons := strings.Join(verdictReport.SpecialSuiteFailureReasons, "; ")
+		if reasons == "" {
+			reasons = "see the output above"
+		}
+		code, conclusion = exitFail, fmt.Sprintf("FAIL: the run itself failed (%s), though no requirement did — exit 1", reasons)
+	}
 	if expected != nil {
 		e := report.CheckExpected(verdicts, expected)
 		fmt.Fprintln(out, e.String())

@@ -49,6 +49,12 @@ const PartialEntry = "partially observed"
 // failed spec's wire transcript.
 const TranscriptEntryPrefix = "wire transcript: "
 
+// OutOfShardPrefix starts the skip message of a spec that a sharded run
+// (--shard i/n) left to another shard; it counts as filtered out, so a
+// shard never claims a whole requirement, and merging the shards' reports
+// replaces it with the shard that ran it.
+const OutOfShardPrefix = "in another shard than "
+
 // NotObservablePrefix starts the skip message of a spec that cannot observe
 // what it needs; such skips count as OutcomeNotObservable, not OutcomeSkipped.
 const NotObservablePrefix = "not observable: "
@@ -287,6 +293,8 @@ func statusOf(sr types.SpecReport, info RunInfo, id string) string {
 		return StatusNotObservable
 	case sr.State == types.SpecStateSkipped && roleNotTested(msg, id, info.RolesTested):
 		return StatusRoleNotTested
+	case sr.State == types.SpecStateSkipped && strings.HasPrefix(msg, OutOfShardPrefix):
+		return StatusFilteredOut
 	}
 	// Skipped without running, or pending.
 	if info.Selected != nil && !info.Selected[SpecKey(sr)] {

@@ -41,7 +41,57 @@ func TestMergeEqualsOneRun(t *testing.T) {
 			t.Errorf("%s: one run %s (%d specs), merged %s (%d specs)", a[i].Requirement.ID, a[i].Outcome, len(a[i].Specs), b[i].Outcome, len(b[i].Specs))
 		}
 	}
+	// Three shards of the whole catalogue, merged, give the unsharded
+	// verdict; each shard alone claims no requirement it ran only in part.
+	all := filepath.Join(dir, "all.json")
+	runCLI(t, 5*time.Minute, append(server, "--json-report", all)...)
+	var shards []string
+	for _, sh := range []string{"1/3", "2/3", "3/3"} {
+		p := filepath.Join(dir, "shard"+sh[:1]+".json")
+		runCLI(t, 5*time.Minute, append(server, "--shard", sh, "--json-report", p)...)
+		shards = append(shards, p)
+	}
+	mergedShards := filepath.Join(dir, "merged-shards.json")
+	runCLI(t, time.Minute, append([]string{"merge", "--json-report", mergedShards}, shards...)...)
+	a, err = specs.ReadVerdicts(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = specs.ReadVerdicts(mergedShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i].Outcome != b[i].Outcome || len(a[i].Specs) != len(b[i].Specs) {
+			t.Errorf("%s: unsharded %s (%d specs), three shards merged %s (%d specs)", a[i].Requirement.ID, a[i].Outcome, len(a[i].Specs), b[i].Outcome, len(b[i].Specs))
+		}
+	}
+	one, err := specs.ReadVerdicts(shards[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range one {
+		if v.Outcome == specs.OutcomePass && len(v.Specs) > 0 {
+			for _, w := range a {
+				if w.Requirement.ID == v.Requirement.ID && len(w.Specs) > 1 && countRan(v) < len(w.Specs) {
+					t.Errorf("shard 1/3 claims %s PASS after running %d of its %d specs", v.Requirement.ID, countRan(v), len(w.Specs))
+				}
+			}
+		}
+	}
+
 	if r := runCLI(t, time.Minute, "merge", filepath.Join(dir, "missing.json")); r.code != 2 {
 		t.Errorf("a missing report: exit %d, want 2", r.code)
 	}
+}
+
+// countRan counts the specs of a verdict that ran.
+func countRan(v specs.Verdict) int {
+	n := 0
+	for _, s := range v.Specs {
+		if s.State != "skipped" && s.State != "pending" {
+			n++
+		}
+	}
+	return n
 }

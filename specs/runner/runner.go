@@ -305,7 +305,6 @@ func merge(o Options, p *parent, lanes []*lane, dir string, interrupted bool) (t
 	skel := reports[0]
 	merged := skel
 	merged.SpecReports = nil
-	dropped := 0
 	failed := false
 	for _, sr := range skel.SpecReports {
 		if sr.LeafNodeType == types.NodeTypeIt && sr.State == types.SpecStateSkipped {
@@ -314,8 +313,12 @@ func merge(o Options, p *parent, lanes []*lane, dir string, interrupted bool) (t
 				case reported:
 					sr = d
 				case p.refused[ord]:
-					dropped++
-					continue
+					// Outside this shard: kept as a skip that says so, so
+					// the shard's verdict cannot claim a requirement whose
+					// other specs ran elsewhere, and `greetspec merge`
+					// replaces it with the shard that ran it.
+					sr.Failure = types.Failure{Message: fmt.Sprintf("%s%d/%d", specs.OutOfShardPrefix, p.shard[0], p.shard[1]),
+						Location: sr.LeafNodeLocation, FailureNodeType: types.NodeTypeIt, FailureNodeLocation: sr.LeafNodeLocation}
 				default:
 					ln, claimed := p.owner[ord]
 					sr.Failure = types.Failure{Location: sr.LeafNodeLocation, FailureNodeType: types.NodeTypeIt, FailureNodeLocation: sr.LeafNodeLocation}
@@ -363,8 +366,6 @@ func merge(o Options, p *parent, lanes []*lane, dir string, interrupted bool) (t
 	if len(problems) > 0 && !interrupted {
 		merged.SpecialSuiteFailureReasons = append(merged.SpecialSuiteFailureReasons, strings.Join(problems, "; "))
 	}
-	merged.PreRunStats.TotalSpecs -= dropped
-	merged.PreRunStats.SpecsThatWillRun -= dropped
 	merged.SuiteSucceeded = !failed && len(problems) == 0 && !interrupted
 	merged.SuiteConfig = o.Suite
 	return merged, nil

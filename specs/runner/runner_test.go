@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"github.com/greetspec/greetspec/specs"
 	"os"
 	"strconv"
 	"strings"
@@ -85,7 +86,7 @@ func TestMergeReportsADeadLane(t *testing.T) {
 	}
 }
 
-func TestMergeDropsSpecsOutsideTheShard(t *testing.T) {
+func TestMergeMarksSpecsOutsideTheShard(t *testing.T) {
 	dir := t.TempDir()
 	writeLaneReport(t, dir, 1, it("a", types.SpecStateSkipped, marker(0)), it("b", types.SpecStateSkipped, marker(1)))
 	p := newParent()
@@ -96,8 +97,13 @@ func TestMergeDropsSpecsOutsideTheShard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.SpecReports) != 1 || !r.SuiteSucceeded {
-		t.Errorf("merged %d specs (succeeded %v), want only a, passed", len(r.SpecReports), r.SuiteSucceeded)
+	if len(r.SpecReports) != 2 || !r.SuiteSucceeded || r.SpecReports[0].State != types.SpecStatePassed {
+		t.Fatalf("merged %d specs (succeeded %v), want a passed and b marked", len(r.SpecReports), r.SuiteSucceeded)
+	}
+	// b stays, as a skip that names the shard, so the verdict counts it as
+	// not run here rather than forgetting it.
+	if b := r.SpecReports[1]; b.State != types.SpecStateSkipped || !strings.HasPrefix(b.Failure.Message, specs.OutOfShardPrefix) {
+		t.Errorf("b: %s %q, want skipped with %q", b.State, b.Failure.Message, specs.OutOfShardPrefix)
 	}
 }
 

@@ -115,6 +115,10 @@ func init() {
 			New: func() (contract.Plugins, error) {
 				return contract.Plugins{Server: &hostile.DuplicateEvents{Inner: &reference.Server{}}}, nil
 			}},
+		{Name: "hostile/flood", Role: "server", Summary: "the reference server flooding its log (256 KiB of noise, escape sequences included) and inventing 100 connections per real one (tests the host's bounds)",
+			New: func() (contract.Plugins, error) {
+				return contract.Plugins{Server: &hostile.Flood{Inner: &reference.Server{}}}, nil
+			}},
 		{Name: "hostile/exit-in-greet", Role: "client", Summary: "client plugin that exits when asked to greet (tests the host)",
 			New: func() (contract.Plugins, error) { return contract.Plugins{Client: hostile.ExitInGreet{}}, nil }},
 		{Name: "hostile/hang-in-greet", Role: "client", Summary: "client plugin whose Greet never returns (tests the host)",

@@ -6,6 +6,7 @@
 package hostile
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -102,3 +103,47 @@ func (d *DuplicateEvents) Stop(ctx context.Context) error {
 	d.wg.Wait()
 	return err
 }
+
+// Flood serves like Inner but, for every connection, also writes
+// FloodLogBytes of log noise to standard error and reports FloodEvents
+// invented connections from addresses no probe uses. The host must neither
+// hang nor grow without bound, and the real connections must still be
+// judged correctly.
+type Flood struct {
+	// Inner serves the connections.
+	Inner contract.Server
+}
+
+// How much Flood floods per real connection.
+const (
+	FloodLogBytes = 256 << 10
+	FloodEvents   = 100
+)
+
+// Describe forwards Inner's description, if it has one.
+func (f *Flood) Describe() *contract.DescribeResponse {
+	if in, ok := f.Inner.(contract.Describer); ok {
+		return in.Describe()
+	}
+	return &contract.DescribeResponse{}
+}
+
+// Start starts Inner, flooding after each of its events.
+func (f *Flood) Start(ctx context.Context, req *contract.StartRequest, report func(*contract.ConnectionEvent)) (*contract.StartResponse, error) {
+	noise := bytes.Repeat([]byte("flood: the quick brown fox jumps over the lazy dog \x1b[31m red \x1b[0m\n"), FloodLogBytes/64)
+	return f.Inner.Start(ctx, req, func(ev *contract.ConnectionEvent) {
+		report(ev)
+		_, _ = os.Stderr.Write(noise)
+		for i := range FloodEvents {
+			report(&contract.ConnectionEvent{
+				RemoteAddress: fmt.Sprintf("192.0.2.%d:%d", 1+i%250, 40000+i),
+				Name:          "invented",
+				NameRaw:       []byte("invented"),
+				LogLine:       "connected with: 192.0.2.1:40000 invented",
+			})
+		}
+	})
+}
+
+// Stop stops Inner.
+func (f *Flood) Stop(ctx context.Context) error { return f.Inner.Stop(ctx) }

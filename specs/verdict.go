@@ -283,6 +283,12 @@ func statusOf(sr types.SpecReport, info RunInfo, id string) string {
 	case sr.State == types.SpecStateTimedout && strings.Contains(msg, "suite timeout"):
 		return StatusInterrupted
 	case sr.State.Is(types.SpecStateFailureStates):
+		if info.Interrupted && strings.Contains(msg, abandonedNodeMessage) {
+			// A spec goroutine that Ginkgo abandoned at the interruption
+			// went on and registered a cleanup after its node had ended:
+			// the interruption, not the implementation, caused it.
+			return StatusInterrupted
+		}
 		if info.Interrupted && !info.At.IsZero() && !sr.EndTime.Before(info.At) {
 			// It failed while the run was being stopped: the shutdown, not
 			// the implementation, may be the cause.
@@ -305,6 +311,10 @@ func statusOf(sr types.SpecReport, info RunInfo, id string) string {
 	}
 	return StatusNotRun
 }
+
+// abandonedNodeMessage is what Ginkgo says when a spec goroutine it gave
+// up on at an interruption calls DeferCleanup after its node ended.
+const abandonedNodeMessage = "must be called inside a setup or subject node"
 
 func roleNotTested(msg, id string, tested []string) bool {
 	r, ok := LookupRequirement(id)

@@ -149,9 +149,11 @@ func TestRunFaultyFailsWithRepro(t *testing.T) {
 			t.Errorf("report %s missing, or without the failed requirement and its wire transcript: %v", filepath.Base(f), err)
 		}
 	}
-	// The test binary is built by the go command, so the repro command is
-	// the `go run` form, relative to the test's directory (the package's).
-	repro := "\n  go run . run --server builtin:faulty/greeting-capitalised --label-filter SRV-GREET-1 -v\n"
+	// The repro command starts the way this very binary would be invoked
+	// from the test's directory: the `go run` form under `go test`, the
+	// compiled test binary under the ginkgo CLI (TestInvocation checks
+	// both forms).
+	repro := "\n  " + invocation() + " run --server builtin:faulty/greeting-capitalised --label-filter SRV-GREET-1 -v\n"
 	for _, want := range []string{"SRV-GREET-1", "FAIL", "Welcome to Asif server", repro, "FAIL: 1 of 1 requirements failed"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)

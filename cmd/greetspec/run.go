@@ -226,6 +226,11 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	}
 
 	selected, err := o.selection()
+	if sig, _ := intr.signalled(); sig != nil {
+		// Ginkgo's preview stops at a signal too, selecting nothing: that
+		// is an interruption, not a filter that matched nothing.
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted by %s before any spec ran; nothing was tested", signalName(sig))}
+	}
 	if err != nil {
 		return err
 	}

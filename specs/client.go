@@ -91,7 +91,7 @@ func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 		resp, err := rpc.Greet(ctx, &contract.GreetRequest{Address: addr, Name: name, TimeoutMs: uint32(timeout.Milliseconds())})
 		g.resp, g.err = resp, p.Err("Greet", err)
 	}()
-	DeferCleanup(func() { cancel(); <-g.done })
+	deferCleanup(func() { cancel(); <-g.done })
 	watchPlugin(p)
 	return g
 }
@@ -133,7 +133,7 @@ func NewProbeServer() *ProbeServer {
 	GinkgoHelper()
 	ln, err := listenLoopback()
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(ln.Close)
+	deferCleanup(func() { _ = ln.Close() })
 	return &ProbeServer{Listener: ln}
 }
 

@@ -53,7 +53,7 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 			Expect(err).NotTo(HaveOccurred(), "following the running server's log")
 			s.channel = ChannelLog
 			cancel := fl.Subscribe(s.record)
-			DeferCleanup(cancel)
+			deferCleanup(cancel)
 		}
 		return s
 	}
@@ -105,7 +105,7 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 		}
 	}()
 
-	DeferCleanup(func() {
+	deferCleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
 		defer cancel()
 		_, err := rpc.Stop(ctx, &contract.StopRequest{})
@@ -283,7 +283,7 @@ const PluginExitEntry = "plugin exited"
 // attaches how it exited, so that the report names the plugin and its exit
 // even when the first failure was seen on the wire.
 func watchPlugin(p *host.Plugin) {
-	DeferCleanup(func() {
+	deferCleanup(func() {
 		if !p.Exited() {
 			return
 		}
@@ -298,7 +298,7 @@ func watchPlugin(p *host.Plugin) {
 // attachTranscript adds conn's transcript to the spec report if the spec
 // fails, and closes conn when the spec ends.
 func attachTranscript(title string, conn *wire.Conn) {
-	DeferCleanup(func() {
+	deferCleanup(func() {
 		_ = conn.Close()
 		if CurrentSpecReport().Failed() {
 			AddReportEntry(TranscriptEntryPrefix+title, conn.Transcript().String())

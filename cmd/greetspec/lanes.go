@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/specs"
@@ -58,6 +59,11 @@ func (o *runOptions) launchSuite(t *fakeT, suite types.SuiteConfig, rep types.Re
 		serial = true
 	}
 	if serial {
+		if suite.Timeout > 0 {
+			// The suite timeout abandons the spec in flight like a signal.
+			stop := time.AfterFunc(suite.Timeout, specs.MarkInterrupted)
+			defer stop.Stop()
+		}
 		return RunSpecs(t, "greetspec conformance", suite, rep), nil
 	}
 	exe, err := os.Executable()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/specs"
@@ -206,6 +207,11 @@ func Lane(configPath string, index int) int {
 	reportPath = laneReportPath(lc.Dir, index)
 	reporter := types.ReporterConfig{NoColor: true, Succinct: true}
 	gomega.RegisterFailHandler(Fail)
+	if suite.Timeout > 0 {
+		// The suite timeout abandons the spec in flight like a signal.
+		stop := time.AfterFunc(suite.Timeout, specs.MarkInterrupted)
+		defer stop.Stop()
+	}
 	RunSpecs(laneT{}, lc.Description, suite, reporter)
 	specs.ClosePlugins()
 	return 0

@@ -247,7 +247,11 @@ func SweepStale(tmp string) []string {
 		path := filepath.Join(tmp, e.Name())
 		switch {
 		case strings.HasPrefix(e.Name(), runDirPrefix):
-			if !ownedAndOld(path, 0) || runDirInUse(path) {
+			// Only directories older than a minute: a run that is creating
+			// its directory holds its lock a moment later, and a sweeper
+			// that looked in between (or took the lock to test it) would
+			// break that run.
+			if !ownedAndOld(path, time.Minute) || runDirInUse(path) {
 				continue
 			}
 		case strings.HasPrefix(e.Name(), "plugin-dir"):

@@ -253,11 +253,18 @@ func TestSweepStale(t *testing.T) {
 		}
 		return p
 	}
-	deadRun := mk("greetspec-run-dead", time.Now())
+	deadRun := mk("greetspec-run-dead", old)
 	if err := os.WriteFile(filepath.Join(deadRun, ".lock"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	liveRun := mk("greetspec-run-live", time.Now())
+	_ = os.Chtimes(deadRun, old, old)
+	// A run creating its directory has not locked it yet: too new to sweep.
+	newRun := mk("greetspec-run-new", time.Now())
+	if err := os.WriteFile(filepath.Join(newRun, ".lock"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chtimes(newRun, time.Now(), time.Now())
+	liveRun := mk("greetspec-run-live", old)
 	lock, err := os.OpenFile(filepath.Join(liveRun, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -266,6 +273,7 @@ func TestSweepStale(t *testing.T) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
+	_ = os.Chtimes(liveRun, old, old)
 	stalePluginDir := mk("plugin-dir111", old)
 	newPluginDir := mk("plugin-dir222", time.Now())
 	livePluginDir := mk("plugin-dir333", old)
@@ -281,7 +289,7 @@ func TestSweepStale(t *testing.T) {
 	for _, c := range []struct {
 		dir  string
 		gone bool
-	}{{deadRun, true}, {liveRun, false}, {stalePluginDir, true}, {newPluginDir, false}, {livePluginDir, false}, {other, false}} {
+	}{{deadRun, true}, {newRun, false}, {liveRun, false}, {stalePluginDir, true}, {newPluginDir, false}, {livePluginDir, false}, {other, false}} {
 		_, err := os.Stat(c.dir)
 		if gone := os.IsNotExist(err); gone != c.gone {
 			t.Errorf("%s: removed %v, want %v (removed: %v)", filepath.Base(c.dir), gone, c.gone, removed)

@@ -87,6 +87,9 @@ func TestWrappedPrograms(t *testing.T) {
 		r := &run{done: make(chan struct{})}
 		runs[i] = r
 		if reason, ok := have[p.needs]; !ok {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s: %s; CI must run every program", p.name, reason)
+			}
 			r.skip = reason
 			close(r.done)
 			continue

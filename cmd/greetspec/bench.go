@@ -39,7 +39,8 @@ func newBenchCmd() *cobra.Command {
 		Long: `Greet a server over many connections at once and report greetings per
 second and latency (p50, p90, p99, max) at each concurrency level, with
 failed exchanges counted by class (refused, reset, timeout, wrong-reply,
-ports-exhausted, other).
+ports-exhausted, other). Exit status 1 when some level had no successful
+greeting at all (nothing was measured), 2 on a usage or setup error.
 
 The server is a plugin (--server, default builtin:reference), a program
 (--server-cmd, through the exec adapter) or a running server (--target).
@@ -133,6 +134,12 @@ func (o *benchOptions) run(stdout, stderr io.Writer) error {
 		}
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--json: %w", err)}
+		}
+	}
+	// A level with no successful greeting measured nothing: no green.
+	for _, r := range rep.Results {
+		if r.OK == 0 {
+			return &exitError{code: 1, err: fmt.Errorf("no greeting succeeded at concurrency %d (%d exchanges, errors %v): nothing was measured", r.Concurrency, r.Exchanges, r.Errors)}
 		}
 	}
 	return nil

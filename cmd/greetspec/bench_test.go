@@ -59,7 +59,8 @@ func TestBenchClassifiesErrors(t *testing.T) {
 	ln.Close()
 	out := filepath.Join(t.TempDir(), "bench.json")
 	r := runCLI(t, time.Minute, "bench", "--target", addr, "--baseline=false", "--concurrency", "2", "--duration", "200ms", "--json", out)
-	if r.code != 0 {
+	// Nothing was measured: no green.
+	if r.code != 1 || !strings.Contains(r.stderr, "nothing was measured") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	var rep benchReport

@@ -21,8 +21,10 @@ func newMergeCmd() *cobra.Command {
 		Long: `Combine the JSON reports (--json-report) of runs that each ran a shard of
 the specs (greetspec run --shard i/n) into one verdict per requirement, as if
 one run had run them all. A spec that one shard ran and another skipped
-counts as run. The exit status is the combined run's: 0 every requirement
-verified and passed, 1 some failed, 2 usage error.`,
+counts as run. The closing line and exit status are the combined run's: 0
+every selected requirement verified and passed, 1 some failed, 2 usage
+error or nothing selected, 3 some requirement only partly verified (a shard
+missing, or not observable).`,
 		Example: `  greetspec run --shard 1/3 --json-report part1.json   # in three CI jobs
   greetspec merge part1.json part2.json part3.json --report-html run.html`,
 		Args: cobra.MinimumNArgs(1),
@@ -32,8 +34,10 @@ verified and passed, 1 some failed, 2 usage error.`,
 				return usageErr("%v", err)
 			}
 			out := cmd.OutOrStdout()
-			vs := specs.Verdicts(merged)
+			info := specs.InfoFromReport(merged)
+			vs := specs.Judge(merged, info)
 			specs.WriteVerdicts(out, vs)
+			code, conclusion := conclude(vs, info, false)
 			if jsonOut != "" {
 				b, err := json.MarshalIndent([]types.Report{merged}, "", "  ")
 				if err == nil {
@@ -50,10 +54,11 @@ verified and passed, 1 some failed, 2 usage error.`,
 					return &exitError{code: 2, err: fmt.Errorf("--report-html: %w", err)}
 				}
 			}
-			for _, v := range vs {
-				if v.Outcome == specs.OutcomeFail {
-					return &exitError{code: 1}
-				}
+			// The same closing line and exit status as one run: a merge that
+			// still lacks part of a requirement is PARTIAL, exit 3.
+			fmt.Fprintln(out, conclusion)
+			if code != 0 {
+				return &exitError{code: code}
 			}
 			return nil
 		},

@@ -66,6 +66,10 @@ func TestMergeEqualsOneRun(t *testing.T) {
 			t.Errorf("%s: unsharded %s (%d specs), three shards merged %s (%d specs)", a[i].Requirement.ID, a[i].Outcome, len(a[i].Specs), b[i].Outcome, len(b[i].Specs))
 		}
 	}
+	// One shard alone is not the whole: PARTIAL, exit 3.
+	if r := runCLI(t, time.Minute, "merge", shards[0]); r.code != 3 {
+		t.Errorf("merging one shard of three: exit %d, want 3\n%s", r.code, r.stdout)
+	}
 	one, err := specs.ReadVerdicts(shards[0])
 	if err != nil {
 		t.Fatal(err)

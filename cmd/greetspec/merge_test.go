@@ -66,8 +66,10 @@ func TestMergeEqualsOneRun(t *testing.T) {
 			t.Errorf("%s: unsharded %s (%d specs), three shards merged %s (%d specs)", a[i].Requirement.ID, a[i].Outcome, len(a[i].Specs), b[i].Outcome, len(b[i].Specs))
 		}
 	}
-	// One shard alone is not the whole: PARTIAL, exit 3.
-	if r := runCLI(t, time.Minute, "merge", shards[0]); r.code != 3 {
+	// One shard of a passing run alone is not the whole: PARTIAL, exit 3.
+	refShard := filepath.Join(dir, "ref-shard1.json")
+	runCLI(t, 5*time.Minute, "run", "--server", "builtin:reference", "--label-filter", "SRV-UTF8-1", "--shard", "1/3", "--json-report", refShard)
+	if r := runCLI(t, time.Minute, "merge", refShard); r.code != 3 {
 		t.Errorf("merging one shard of three: exit %d, want 3\n%s", r.code, r.stdout)
 	}
 	one, err := specs.ReadVerdicts(shards[0])

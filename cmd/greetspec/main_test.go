@@ -42,22 +42,31 @@ type cliResult struct {
 	stderr string
 }
 
-// runCLI runs greetspec with args in a child process, bounded by limit, and
-// checks that no process it started outlives it.
-func runCLI(t *testing.T, limit time.Duration, args ...string) cliResult {
+// startCLI starts greetspec with args in a child process whose descendants
+// all carry a fresh marker (see processesWithMarker), collecting its output.
+func startCLI(t *testing.T, args ...string) (cmd *exec.Cmd, marker string, stdout, stderr *syncBuffer) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	marker := randomMarker(t)
-	cmd := exec.Command(exe, args...)
+	marker = randomMarker(t)
+	cmd = exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "GREETSPEC_TEST_MARKER="+marker)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, marker, stdout, stderr
+}
+
+// runCLI runs greetspec with args in a child process, bounded by limit, and
+// checks that no process it started outlives it.
+func runCLI(t *testing.T, limit time.Duration, args ...string) cliResult {
+	t.Helper()
+	cmd, marker, stdout, stderr := startCLI(t, args...)
+	var err error
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -67,7 +76,7 @@ func runCLI(t *testing.T, limit time.Duration, args ...string) cliResult {
 		<-done
 		t.Fatalf("greetspec %s did not finish within %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), limit, stdout.String(), stderr.String())
 	}
-	return finishCLI(t, err, marker, &stdout, &stderr)
+	return finishCLI(t, err, marker, stdout, stderr)
 }
 
 // finishCLI turns a finished greetspec child's wait error into its result,
@@ -572,18 +581,8 @@ func (s *syncBuffer) String() string {
 // suite has been running for a second.
 func runCLIInterrupted(t *testing.T, sig syscall.Signal, args ...string) cliResult {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := randomMarker(t)
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "GREETSPEC_TEST_MARKER="+marker)
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, marker, stdout, stderr := startCLI(t, args...)
+	var err error
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	deadline := time.After(2 * time.Minute)
@@ -609,7 +608,7 @@ wait:
 	if !sent {
 		t.Fatalf("the run ended before it could be interrupted\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
-	return finishCLI(t, err, marker, &stdout, &stderr)
+	return finishCLI(t, err, marker, stdout, stderr)
 }
 
 // SIGINT, SIGTERM and --timeout stop the run: the unfinished requirements
@@ -665,24 +664,14 @@ func TestInterruptionDuringSetup(t *testing.T) {
 // runCLIInterruptedAfter runs greetspec and sends it sig after d.
 func runCLIInterruptedAfter(t *testing.T, sig syscall.Signal, d time.Duration, args ...string) cliResult {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := randomMarker(t)
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "GREETSPEC_TEST_MARKER="+marker)
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, marker, stdout, stderr := startCLI(t, args...)
+	var err error
 	timer := time.AfterFunc(d, func() { _ = cmd.Process.Signal(sig) })
 	defer timer.Stop()
 	killer := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
 	defer killer.Stop()
 	err = cmd.Wait()
-	return finishCLI(t, err, marker, &stdout, &stderr)
+	return finishCLI(t, err, marker, stdout, stderr)
 }
 
 // The repro command is the way greetspec was invoked.

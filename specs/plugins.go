@@ -16,6 +16,11 @@ type slot struct {
 	role string
 	mu   sync.Mutex
 	p    *host.Plugin
+	// started: a launch succeeded in this process; dead: the launch after
+	// it failed, so the plugin can no longer be started and is not tried
+	// again (each try could cost the start timeout).
+	started bool
+	dead    error
 }
 
 var (
@@ -30,12 +35,18 @@ func (s *slot) ref() string {
 	return Settings.Client
 }
 
+// what names the slot's plugin in causes: "the server plugin builtin:NAME".
+func (s *slot) what() string { return fmt.Sprintf("the %s plugin %s", s.role, s.ref()) }
+
 // get returns the running plugin, launching it if needed.
 func (s *slot) get() (*host.Plugin, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p != nil && !s.p.Exited() {
 		return s.p, nil
+	}
+	if s.dead != nil {
+		return nil, s.dead
 	}
 	if s.p != nil {
 		s.p.Close()
@@ -58,10 +69,32 @@ func (s *slot) get() (*host.Plugin, error) {
 	}
 	p, err := host.Launch(spec, host.Options{StartTimeout: Settings.StartTimeout, Log: log, LogLevel: hclog.Debug})
 	if err != nil {
+		if s.started || Settings.Preflighted {
+			s.dead = err
+		}
 		return nil, err
 	}
-	s.p = p
+	s.p, s.started = p, true
 	return p, nil
+}
+
+// plugin returns the running plugin of the slot's role, launching it if
+// needed. A plugin that can no longer be started, after it had started
+// before, blocks the spec: nothing can be judged without it.
+func (s *slot) plugin() *host.Plugin {
+	GinkgoHelper()
+	p, err := s.get()
+	if err != nil {
+		s.mu.Lock()
+		dead := s.dead != nil
+		s.mu.Unlock()
+		if dead {
+			blockSpec(Death{What: s.what(), Kind: DeathPlugin,
+				Evidence: "could no longer be started: " + err.Error()})
+		}
+		Fail(fmt.Sprintf("launching the %s plugin: %v", s.role, err))
+	}
+	return p
 }
 
 // close ends the plugin, if any.

@@ -235,6 +235,9 @@ type RunReport struct {
 	Conclusion string `json:"conclusion"`
 	// ExitStatus is greetspec's exit status for the run.
 	ExitStatus int `json:"exit_status"`
+	// Causes states each implementation under test that died or stopped
+	// accepting during the run, once (see Causes); empty when none did.
+	Causes []Cause `json:"causes,omitempty"`
 	// Requirements holds one verdict per requirement, in document order.
 	Requirements []Verdict `json:"requirements"`
 }

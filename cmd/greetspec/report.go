@@ -121,9 +121,11 @@ func writeRunReport(path string, rr specs.RunReport) error {
 // addVerdictsToJUnit adds the per-requirement verdicts to the JUnit report
 // Ginkgo wrote: properties on the conformance suite, and a testsuite
 // "greetspec requirements" with one test case per selected requirement
-// (FAIL a failure, INTERRUPTED an error, PARTIAL and NOT-OBSERVABLE skipped
-// with the reason), so CI shows what was verified.
+// (FAIL a failure, INTERRUPTED and BLOCKED an error, PARTIAL and
+// NOT-OBSERVABLE skipped with the reason), so CI shows what was verified.
+// The causes (an implementation that died) become properties too.
 func addVerdictsToJUnit(path string, vs []specs.Verdict, conclusion string, code int) error {
+	causes := specs.Causes(vs)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -159,12 +161,23 @@ func addVerdictsToJUnit(path string, vs []specs.Verdict, conclusion string, code
 		case specs.OutcomeInterrupted:
 			tc.Error = &reporters.JUnitError{Message: v.Note, Type: "interrupted", Description: v.Note}
 			req.Errors++
+		case specs.OutcomeBlocked:
+			// Not judged, yet no success: an error, with the cause.
+			desc := v.Note
+			for _, c := range causes {
+				desc += "\n" + c.Summary() + "\n" + c.Evidence
+			}
+			tc.Error = &reporters.JUnitError{Message: v.Note, Type: "blocked", Description: desc}
+			req.Errors++
 		case specs.OutcomePartial, specs.OutcomeNotObservable:
 			tc.Skipped = &reporters.JUnitSkipped{Message: string(v.Outcome) + " - " + v.Note}
 			req.Skipped++
 		}
 		req.Tests++
 		req.TestCases = append(req.TestCases, tc)
+	}
+	for i, c := range causes {
+		props = append(props, reporters.JUnitProperty{Name: fmt.Sprintf("greetspec.cause.%d", i+1), Value: c.Summary() + ": " + firstOf(c.Evidence)})
 	}
 	props = append(props,
 		reporters.JUnitProperty{Name: "greetspec.conclusion", Value: conclusion},

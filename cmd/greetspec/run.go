@@ -355,7 +355,7 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	}
 	if o.verdictReport != "" {
 		rr := specs.RunReport{Server: o.server, Client: o.client, Run: info, Summary: specs.Tally(verdicts),
-			Conclusion: conclusion, ExitStatus: code, Requirements: verdicts}
+			Conclusion: conclusion, ExitStatus: code, Causes: specs.Causes(verdicts), Requirements: verdicts}
 		if o.target != "" {
 			rr.Server = "target " + o.target
 		}

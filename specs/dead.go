@@ -69,7 +69,10 @@ func (d Death) message() string {
 	msg := what + " " + head + ", during this spec"
 	if d.Kind == DeathProgram {
 		// The adapter's own words name the program and its exit.
-		msg = head + ", during this spec"
+		msg = strings.TrimSuffix(head, "; last output:") + ", during this spec"
+		if strings.HasSuffix(head, "; last output:") {
+			msg += "; last output:"
+		}
 	}
 	if rest != "" {
 		msg += "\n" + rest

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,6 +119,10 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 		_, err := rpc.Stop(ctx, &contract.StopRequest{})
 		stopStream()
 		<-streamDone
+		// A wrapped program that died while the spec was not waiting on
+		// an event (its failure seen on the wire) is told by the stream or
+		// by Stop, which says that it had exited on its own.
+		s.recordProgramExit(err)
 		err = p.Err("Stop", err) // waits briefly for an exit to be seen
 		if !p.Exited() {         // an exit is reported by watchPlugin
 			Expect(err).NotTo(HaveOccurred(), "stopping the server")
@@ -252,6 +257,24 @@ func (s *ServerUnderTest) failIfExited() {
 	s.mu.Unlock()
 	if why != "" {
 		failDied(Death{What: "the server program", Kind: DeathProgram, Evidence: why})
+	}
+}
+
+// recordProgramExit records, for the verdict's cause, that the wrapped
+// program stopped serving on its own during the spec, if it did and the
+// spec has not recorded a death yet.
+func (s *ServerUnderTest) recordProgramExit(stopErr error) {
+	s.mu.Lock()
+	why := s.exited
+	s.mu.Unlock()
+	if st, ok := status.FromError(stopErr); ok && stopErr != nil && why == "" {
+		// The exec adapter's Stop of a program that had exited on its own.
+		if msg, found := strings.CutPrefix(st.Message(), "exec server: "); found && strings.HasPrefix(msg, "the server program ") {
+			why = msg
+		}
+	}
+	if why != "" && !hasDeath(CurrentSpecReport()) {
+		recordDeath(Death{What: "the server program", Kind: DeathProgram, Evidence: why})
 	}
 }
 

@@ -158,6 +158,43 @@ func targetRefused(addr string, err error, reachedInSpec int) {
 	blockSpec(d)
 }
 
+// targetProbeAfter is how long a wait for a log line of address mode lasts
+// before it starts asking whether the target still accepts, and then how
+// often it asks. A correct server's line comes long before, so it is never
+// probed; a dead one ends the wait within about this long, not its bound.
+const targetProbeAfter = time.Second
+
+// probeTargetWhileWaiting is called on each tick of a wait for the target's
+// log line: past targetProbeAfter, once per targetProbeAfter, it connects
+// once (reset before any byte, so the server sees no name and logs
+// nothing); a refusal means the target died during the spec, which fails at
+// once naming that.
+func (s *ServerUnderTest) probeTargetWhileWaiting(started time.Time) {
+	GinkgoHelper()
+	if !s.external || time.Since(started) < targetProbeAfter || time.Since(s.lastProbe) < targetProbeAfter {
+		return
+	}
+	s.lastProbe = time.Now()
+	if err := probeTarget(s.Addr); errors.Is(err, syscall.ECONNREFUSED) {
+		failDied(Death{What: "the target " + s.Addr, Kind: DeathTarget,
+			Evidence: fmt.Sprintf("connection refused at %s after %d accepted connections", s.Addr, targetAccepted.Load())})
+	}
+}
+
+// probeTarget connects once to the target and resets the connection before
+// any byte (greetspec run's preflight does the same), returning the dial
+// error.
+func probeTarget(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, Settings.WaitTimeout)
+	if err != nil {
+		return err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	return conn.Close()
+}
+
 // checkTargetAfterFailure runs when a spec of address mode ends: if the
 // spec failed after reaching the target, one connection (reset before any
 // byte, so the server sees no name and logs nothing) tells whether the
@@ -168,15 +205,7 @@ func (s *ServerUnderTest) checkTargetAfterFailure() {
 	if s.dialed == 0 || !CurrentSpecReport().Failed() || hasDeath(CurrentSpecReport()) {
 		return
 	}
-	conn, err := net.DialTimeout("tcp", s.Addr, Settings.WaitTimeout)
-	if err == nil {
-		if tc, ok := conn.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-		_ = conn.Close()
-		return
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	if err := probeTarget(s.Addr); errors.Is(err, syscall.ECONNREFUSED) {
 		recordDeath(Death{What: "the target " + s.Addr, Kind: DeathTarget,
 			Evidence: fmt.Sprintf("connection refused at %s after %d accepted connections", s.Addr, targetAccepted.Load())})
 	}

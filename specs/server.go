@@ -39,6 +39,8 @@ type ServerUnderTest struct {
 	exited   string        // why the server stopped serving on its own, if it did
 	stopped  chan struct{} // closed when exited is set; nil in address mode
 	dialed   int           // connections this spec made to the server
+	// lastProbe is when a wait last asked whether the target still accepts.
+	lastProbe time.Time
 }
 
 // StartServer starts the server under test on 127.0.0.1 port 0 with the
@@ -220,6 +222,7 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 	if s.plugin != nil {
 		died = s.plugin.Done()
 	}
+	started := time.Now()
 	for {
 		arrived := s.arrivals()
 		s.failIfLogLost()
@@ -238,6 +241,7 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 			failDied(pluginDeath(serverSlot, s.plugin))
 		case <-s.stopped:
 		case <-tick.C:
+			s.probeTargetWhileWaiting(started)
 		case <-deadline.C:
 			evs := s.EventsFrom(conn.LocalAddr())
 			Expect(evs).NotTo(BeEmpty(),

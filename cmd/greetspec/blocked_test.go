@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,10 +18,10 @@ import (
 
 // dyingTarget starts a correct server (the reference server, in this
 // process) that stops accepting for good once it has served n connections,
-// as a running server that crashes mid-run would.
-func dyingTarget(t *testing.T, n int) string {
+// as a running server that crashes mid-run would. It logs to logTo.
+func dyingTarget(t *testing.T, n int, logTo io.Writer) string {
 	t.Helper()
-	srv := &reference.Server{Log: log.New(io.Discard, "", 0)}
+	srv := &reference.Server{Log: log.New(logTo, "", 0)}
 	var mu sync.Mutex
 	served, stopped := 0, false
 	stop := func() { _ = srv.Stop(context.Background()) }
@@ -55,10 +57,30 @@ func requirementLines(stdout string) map[string][]string {
 // the only failures are specs during which it died, which say so; and the
 // run exits 1, never 0 or 3.
 func TestDeadTargetIsOneCauseNotACascade(t *testing.T) {
-	addr := dyingTarget(t, 200)
-	// --wait-timeout 5m: a wait that did not end at the death would outlast
-	// the test's own limit.
-	r := runCLI(t, 3*time.Minute, "run", "--target", addr, "--wait-timeout", "5m", "--no-repro")
+	for _, withLog := range []bool{false, true} {
+		name := "wire only"
+		if withLog {
+			name = "with --target-log"
+		}
+		t.Run(name, func(t *testing.T) { testDeadTarget(t, withLog) })
+	}
+}
+
+func testDeadTarget(t *testing.T, withLog bool) {
+	logTo, args := io.Discard, []string{}
+	if withLog {
+		path := filepath.Join(t.TempDir(), "server.log")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		logTo, args = f, []string{"--target-log", path}
+	}
+	addr := dyingTarget(t, 200, logTo)
+	// --wait-timeout 5m: a wait that did not end at the death (for an
+	// event, a reply, a close) would outlast the test's own limit.
+	r := runCLI(t, 3*time.Minute, append([]string{"run", "--target", addr, "--wait-timeout", "5m", "--no-repro"}, args...)...)
 	if r.code != exitFail {
 		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, exitFail, r.stdout, r.stderr)
 	}

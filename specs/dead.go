@@ -306,9 +306,17 @@ func (c Cause) Summary() string {
 	}
 	fmt.Fprintf(&b, "; first during %s", c.First)
 	if c.Blocked > 0 || c.BlockedSpecs > 0 {
-		fmt.Fprintf(&b, "; it blocked %d requirements (%d specs could not run)", c.Blocked, c.BlockedSpecs)
+		fmt.Fprintf(&b, "; it blocked %s (%s could not run)", plural(c.Blocked, "requirement"), plural(c.BlockedSpecs, "spec"))
 	}
 	return b.String()
+}
+
+// plural says "1 spec", "2 specs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // WriteCauses prints the causes, if any, as one block: what died, when, its

@@ -7,6 +7,7 @@ import (
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/hashicorp/go-hclog"
 	. "github.com/onsi/ginkgo/v2"
+	"google.golang.org/grpc/status"
 )
 
 // slot holds the plugin process of one role for this suite process. It is
@@ -21,6 +22,51 @@ type slot struct {
 	// again (each try could cost the start timeout).
 	started bool
 	dead    error
+	// programUp: a wrapped program (the exec adapter's server) started in
+	// this process; programDead: a start after that failed, so it can no
+	// longer be started.
+	programUp   bool
+	programDead string
+}
+
+// execServerRef is the plugin greetspec run uses for --server-cmd: the exec
+// adapter, whose Start starts the wrapped program.
+const execServerRef = "builtin:exec"
+
+// programStarted notes the outcome of a Start of the wrapped server program
+// (only for the exec adapter: a native plugin that fails Start is judged
+// for it). A program that started before in this process and now fails to
+// start (or that greetspec run's preflight started) can no longer be
+// started: the spec is blocked, and so are the later
+// ones, at once, without trying again.
+func (s *slot) programStarted(err error) {
+	GinkgoHelper()
+	if s.ref() != execServerRef {
+		return
+	}
+	s.mu.Lock()
+	if err == nil {
+		s.programUp = true
+		s.mu.Unlock()
+		return
+	}
+	if s.programUp || Settings.Preflighted { // greetspec run started it once before the suite
+		s.programDead = status.Convert(err).Message()
+	}
+	s.mu.Unlock()
+	s.blockIfProgramDead()
+}
+
+// blockIfProgramDead blocks the spec when the wrapped program can no
+// longer be started.
+func (s *slot) blockIfProgramDead() {
+	GinkgoHelper()
+	s.mu.Lock()
+	why := s.programDead
+	s.mu.Unlock()
+	if why != "" {
+		blockSpec(Death{What: "the " + s.role + " program", Kind: DeathProgram, Evidence: "could no longer be started: " + why})
+	}
 }
 
 var (

@@ -70,10 +70,12 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	rpc, err := p.Server()
 	Expect(err).NotTo(HaveOccurred())
 
+	serverSlot.blockIfProgramDead()
 	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
 	defer cancel()
 	resp, err := rpc.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: uint32(idle.Milliseconds())})
 	failIfPluginDied(serverSlot, p, err)
+	serverSlot.programStarted(err)
 	Expect(p.Err("Start", err)).NotTo(HaveOccurred())
 	_, port, err := net.SplitHostPort(resp.GetAddress())
 	Expect(err).NotTo(HaveOccurred(), "the server's bound address %q", resp.GetAddress())

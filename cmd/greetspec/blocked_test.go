@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -161,5 +162,49 @@ func TestDyingPluginFailsFast(t *testing.T) {
 				t.Errorf("a spec waited out its bound for an event from a dead plugin\n%s", r.stdout)
 			}
 		})
+	}
+}
+
+// A wrapped server program that started once (greetspec run starts it
+// before the suite) and can then no longer be started leaves every server
+// requirement BLOCKED at once, with the program's own words stated once;
+// nothing is FAIL, and the run exits 1.
+func TestProgramThatCannotStartAgainIsBlocked(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go tool to build the server program: %v", err)
+	}
+	dir := t.TempDir()
+	server := filepath.Join(dir, "goserver")
+	if out, err := exec.Command(goTool, "build", "-o", server, "../../plugins/wrapped/goserver").CombinedOutput(); err != nil {
+		t.Fatalf("building the server program: %v\n%s", err, out)
+	}
+	lock := filepath.Join(dir, "lock")
+	script := filepath.Join(dir, "once.sh")
+	body := "#!/bin/sh\nif [ -e '" + lock + "' ]; then echo 'refusing to start: lock file exists' >&2; exit 7; fi\n: > '" + lock + "'\nexec '" + server + "' \"$@\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, 3*time.Minute, "run", "--server-cmd", script+" {host} {port} {idle_timeout_ms}", "--no-repro")
+	if r.code != exitFail {
+		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	lines := requirementLines(r.stdout)
+	if len(lines["FAIL"]) != 0 || len(lines["PASS"]) != 0 || len(lines["BLOCKED"]) == 0 {
+		t.Errorf("FAIL %v, PASS %v, BLOCKED %v: want every server requirement BLOCKED\n%s", lines["FAIL"], lines["PASS"], lines["BLOCKED"], r.stdout)
+	}
+	for _, want := range []string{
+		"the server program could not be started again; first during ",
+		"exit status 7",
+		"refusing to start: lock file exists",
+		"blocked by the cause above (the server program)",
+		"\nBLOCKED: ",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q\n%s", want, r.stdout)
+		}
+	}
+	if n := strings.Count(r.stdout, "The implementation under test died during the run"); n != 1 {
+		t.Errorf("the cause is stated %d times, want once\n%s", n, r.stdout)
 	}
 }

@@ -421,8 +421,10 @@ func Tally(vs []Verdict) map[Outcome]int {
 }
 
 // WriteVerdicts prints one line per requirement and, under each failed one,
-// its failed specs with the first line of their failure, under a partial,
-// not observable or interrupted one what was not verified; then a summary.
+// its failed specs with the first line of their failure (a death of the
+// implementation during the spec first), under a partial, not observable,
+// interrupted or blocked one what was not verified; then a summary. The
+// causes (WriteCauses) come before it.
 func WriteVerdicts(w io.Writer, vs []Verdict) {
 	fmt.Fprintln(w, "Per-requirement verdict:")
 	for _, v := range vs {

@@ -244,6 +244,10 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 		case <-s.stopped:
 		case <-tick.C:
 			s.probeTargetWhileWaiting(started)
+			if s.plugin != nil && died == nil && s.plugin.Exited() {
+				// An attached plugin has no exit channel: it is polled.
+				failDied(pluginDeath(serverSlot, s.plugin))
+			}
 		case <-deadline.C:
 			evs := s.EventsFrom(conn.LocalAddr())
 			Expect(evs).NotTo(BeEmpty(),

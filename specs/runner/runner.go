@@ -81,6 +81,11 @@ type Options struct {
 	// Pins maps plugin references to their pinned SHA-256 sums (hex), so
 	// that lanes refuse a changed plugin as the parent does.
 	Pins map[string]string
+	// Prelaunch names the roles ("server", "client") whose plugins each
+	// lane launches at its start, both at once and while Ginkgo builds its
+	// tree, instead of one after the other at their first spec: the roles
+	// the selection has specs of.
+	Prelaunch []string
 }
 
 // lane is one child process.
@@ -123,6 +128,7 @@ func (p *parent) serve(conn net.Conn) {
 				p.owner[r.Ordinal] = r.Lane
 				resp.Granted = true
 			}
+			resp.Taken = p.takenAfter(r.Ordinal, r.Lane)
 		case "done":
 			if r.Report != nil && p.owner[r.Ordinal] == r.Lane {
 				p.done[r.Ordinal] = *r.Report
@@ -133,6 +139,24 @@ func (p *parent) serve(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// takenAfter lists the ordinals after ord that other lanes claimed or that
+// are outside the shard: the asking lane skips them without asking, which
+// spares a round trip per spec for a lane that is behind the others.
+func (p *parent) takenAfter(ord, lane int) []int {
+	var out []int
+	for o, l := range p.owner {
+		if o > ord && l != lane {
+			out = append(out, o)
+		}
+	}
+	for o := range p.refused {
+		if o > ord {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Run runs the suite in o.Procs lanes and returns the merged report and
@@ -163,7 +187,7 @@ func Run(ctx context.Context, o Options) (types.Report, bool, error) {
 
 	settings := o.Settings
 	settings.PluginLog = nil
-	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir, Pins: o.Pins})
+	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir, Pins: o.Pins, Prelaunch: o.Prelaunch})
 	if err != nil {
 		return types.Report{}, false, err
 	}

@@ -99,10 +99,23 @@ func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 // Wait waits up to within for the client to return and gives its response.
 func (g *PendingGreet) Wait(within time.Duration) *contract.GreetResponse {
 	GinkgoHelper()
-	Expect(awaitClosed(g.done, within)).To(BeTrue(),
-		"the client under test must return within %v (it was given a timeout of %v)", within, g.Timeout)
+	expectClosed(g.done, within, "the client under test must return within %v (it was given a timeout of %v)", within, g.Timeout)
 	Expect(g.err).NotTo(HaveOccurred(), "the client plugin failed")
 	return g.resp
+}
+
+// expectClosed fails the spec unless done is closed within within
+// (WaitTimeout if zero or less), with the message shaped as Gomega's for a
+// wait that timed out: "Timed out after 1.500s." and then what should have
+// happened. It ends the moment done is closed.
+func expectClosed(done <-chan struct{}, within time.Duration, format string, args ...any) {
+	GinkgoHelper()
+	if within <= 0 {
+		within = Settings.WaitTimeout
+	}
+	if !awaitClosed(done, within) {
+		Fail(fmt.Sprintf("Timed out after %.3fs.\n", within.Seconds()) + fmt.Sprintf(format, args...))
+	}
 }
 
 // awaitClosed waits up to within (WaitTimeout if zero or less) for done to

@@ -58,15 +58,41 @@ type response struct {
 
 // laneClient is this process's connection to the parent, when it is a lane.
 type laneClient struct {
-	mu       sync.Mutex
-	lane     int
-	enc      *json.Encoder
-	dec      *json.Decoder
-	next     int            // ordinal of the next spec to reach the claim hook
-	claimed  map[int]bool   // ordinals this lane runs
-	taken    map[int]bool   // ordinals the parent said are not this lane's
-	ordinals map[string]int // specKey -> ordinal, for the specs it runs
-	current  int            // ordinal of the spec now running, -1 if none
+	mu        sync.Mutex
+	lane      int
+	enc       *json.Encoder
+	dec       *json.Decoder
+	next      int            // ordinal of the next spec to reach the claim hook
+	claimed   map[int]bool   // ordinals this lane runs
+	taken     map[int]bool   // ordinals the parent said are not this lane's
+	ordinals  map[string]int // specKey -> ordinal, for the specs it runs
+	current   int            // ordinal of the spec now running, -1 if none
+	outbox    chan request   // reports on their way to the parent
+	sent      chan struct{}  // closed when the outbox is empty and closed
+	flushOnce sync.Once
+}
+
+// send writes the reports of the outbox to the parent, which does not
+// answer them: a lane goes on with its next spec while its last report is
+// encoded and written.
+func (c *laneClient) send() {
+	defer close(c.sent)
+	for r := range c.outbox {
+		r.Lane = c.lane
+		c.mu.Lock()
+		err := c.enc.Encode(r)
+		c.mu.Unlock()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "greetspec lane: lost the parent:", err)
+			os.Exit(3)
+		}
+	}
+}
+
+// flush waits until every report was written.
+func (c *laneClient) flush() {
+	c.flushOnce.Do(func() { close(c.outbox) })
+	<-c.sent
 }
 
 func (c *laneClient) ask(r request) (response, error) {
@@ -125,10 +151,7 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 	ord := c.current
 	c.current = -1
-	if _, err := c.ask(request{Kind: "done", Ordinal: ord, Text: r.FullText(), Report: &r}); err != nil {
-		fmt.Fprintln(os.Stderr, "greetspec lane: lost the parent:", err)
-		os.Exit(3)
-	}
+	c.outbox <- request{Kind: "done", Ordinal: ord, Text: r.FullText(), Report: &r}
 })
 
 // reportPath is where this lane writes its report at the end.
@@ -143,6 +166,7 @@ var _ = ReportAfterSuite("greetspec lane report", func(r Report) {
 	if c == nil {
 		return
 	}
+	c.flush()
 	slim := r
 	slim.SpecReports = nil
 	for _, sr := range r.SpecReports {
@@ -205,7 +229,9 @@ func Lane(configPath string, index int) int {
 		return 2
 	}
 	defer conn.Close()
-	active = &laneClient{lane: index, enc: json.NewEncoder(conn), dec: json.NewDecoder(conn), claimed: map[int]bool{}, taken: map[int]bool{}, ordinals: map[string]int{}, current: -1}
+	active = &laneClient{lane: index, enc: json.NewEncoder(conn), dec: json.NewDecoder(conn), claimed: map[int]bool{}, taken: map[int]bool{}, ordinals: map[string]int{}, current: -1,
+		outbox: make(chan request, 64), sent: make(chan struct{})}
+	go active.send()
 
 	for ref, sum := range lc.Pins {
 		if err := host.PinSHA256(ref, sum); err != nil {
@@ -232,6 +258,7 @@ func Lane(configPath string, index int) int {
 		defer stop.Stop()
 	}
 	RunSpecs(laneT{}, lc.Description, suite, reporter)
+	active.flush()
 	specs.ClosePlugins()
 	return 0
 }

@@ -135,6 +135,9 @@ func (p *parent) serve(conn net.Conn) {
 			}
 		}
 		p.mu.Unlock()
+		if r.Kind == "done" {
+			continue // reports are not answered: the lane goes on at once
+		}
 		if err := enc.Encode(resp); err != nil {
 			return
 		}
@@ -198,7 +201,9 @@ func Run(ctx context.Context, o Options) (types.Report, bool, error) {
 
 	p := &parent{owner: map[int]int{}, refused: map[int]bool{}, done: map[int]types.SpecReport{}, shard: [2]int{o.Shard, o.Shards}}
 	var serving sync.WaitGroup
+	accepting := make(chan struct{})
 	go func() {
+		defer close(accepting)
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
@@ -271,6 +276,15 @@ wait:
 		}
 	}
 	ln.Close()
+	// The lanes' last reports may still be in their connections: read
+	// them to the end (every lane has exited, so each ends), within a bound.
+	<-accepting
+	drained := make(chan struct{})
+	go func() { serving.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
+	}
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()

@@ -17,10 +17,12 @@ type slot struct {
 	role string
 	mu   sync.Mutex
 	p    *host.Plugin
-	// started: a launch succeeded in this process; dead: the launch after
-	// it failed, so the plugin can no longer be started and is not tried
-	// again (each try could cost the start timeout).
+	// started: a launch succeeded in this process; failed: launches that
+	// failed in a row; dead: two did, after the plugin had started (here or
+	// in greetspec run's preflight), so it can no longer be started and is
+	// not tried again (each try could cost the start timeout).
 	started bool
+	failed  int
 	dead    error
 	// programUp: a wrapped program (the exec adapter's server) started in
 	// this process; programDead: a start after that failed, so it can no
@@ -115,24 +117,29 @@ func (s *slot) get() (*host.Plugin, error) {
 	}
 	p, err := host.Launch(spec, host.Options{StartTimeout: Settings.StartTimeout, Log: log, LogLevel: hclog.Debug})
 	if err != nil {
-		if s.started || Settings.Preflighted {
+		if s.failed++; s.failed >= 2 && s.canDie() {
 			s.dead = err
 		}
 		return nil, err
 	}
-	s.p, s.started = p, true
+	s.p, s.started, s.failed = p, true, 0
 	return p, nil
 }
 
+// canDie reports whether a failed launch means the plugin died: it had
+// started before, in this process or in greetspec run's preflight. A plugin
+// that never started is a setup error instead. Called with s.mu held.
+func (s *slot) canDie() bool { return s.started || Settings.Preflighted }
+
 // plugin returns the running plugin of the slot's role, launching it if
-// needed. A plugin that can no longer be started, after it had started
-// before, blocks the spec: nothing can be judged without it.
+// needed. A plugin that cannot be started, after it had started before,
+// blocks the spec: nothing can be judged without it.
 func (s *slot) plugin() *host.Plugin {
 	GinkgoHelper()
 	p, err := s.get()
 	if err != nil {
 		s.mu.Lock()
-		dead := s.dead != nil
+		dead := s.canDie()
 		s.mu.Unlock()
 		if dead {
 			blockSpec(Death{What: s.what(), Kind: DeathPlugin,
@@ -142,6 +149,30 @@ func (s *slot) plugin() *host.Plugin {
 	}
 	return p
 }
+
+// Prelaunch starts launching the plugins of the given roles ("server",
+// "client") at once, each in the background, and returns: a spec that needs
+// one waits for its launch instead of starting it. A launch that fails is
+// retried, and reported, by the first spec that needs the plugin.
+func Prelaunch(roles ...string) {
+	for _, r := range roles {
+		var s *slot
+		switch {
+		case r == "server" && Settings.Server != "" && Settings.Target == "":
+			s = serverSlot
+		case r == "client" && Settings.Client != "":
+			s = clientSlot
+		default:
+			continue
+		}
+		prelaunching.Add(1)
+		go func() { defer prelaunching.Done(); _, _ = s.get() }()
+	}
+}
+
+// prelaunching counts the launches Prelaunch started; ClosePlugins waits
+// for them, so that none ends after the plugins were closed.
+var prelaunching sync.WaitGroup
 
 // close ends the plugin, if any.
 func (s *slot) close() {
@@ -156,6 +187,7 @@ func (s *slot) close() {
 // ClosePlugins ends every plugin process this suite process started. The
 // suite calls it after all specs; a runner that stops early calls it too.
 func ClosePlugins() {
+	prelaunching.Wait()
 	serverSlot.close()
 	clientSlot.close()
 	targetLog.close()

@@ -12,17 +12,18 @@ import (
 	"github.com/greetspec/greetspec/core/load"
 )
 
-// greetspec bench measures the reference plugin and the baseline side by
-// side, within its bounds, and writes JSON.
+// greetspec bench measures the reference plugin, the reference server
+// without the plugin boundary and the baseline side by side, in alternating
+// rounds, within its bounds, and writes JSON.
 func TestBenchMeasuresWithinBounds(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "bench.json")
 	start := time.Now()
-	r := runCLI(t, 2*time.Minute, "bench", "--concurrency", "1,4", "--duration", "300ms", "--max-exchanges", "50", "--json", out)
+	r := runCLI(t, 2*time.Minute, "bench", "--concurrency", "1,4", "--duration", "300ms", "--max-exchanges", "50", "--direct", "--rounds", "3", "--json", out)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	// Four measurements of at most 300ms each, plus launching.
+	// Six measurements of at most 300ms each, plus launching.
 	if took := time.Since(start); took > time.Minute {
 		t.Errorf("bench took %v", took)
 	}
@@ -34,16 +35,18 @@ func TestBenchMeasuresWithinBounds(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != 2 || len(rep.Baseline) != 2 {
-		t.Fatalf("results %d, baseline %d; want 2 each", len(rep.Results), len(rep.Baseline))
+	if len(rep.Results) != 2 || len(rep.Baseline) != 2 || len(rep.Direct) != 2 {
+		t.Fatalf("results %d, baseline %d, direct %d; want 2 each", len(rep.Results), len(rep.Baseline), len(rep.Direct))
 	}
-	for _, res := range append(rep.Results, rep.Baseline...) {
-		if res.Exchanges > 50 || res.OK == 0 || len(res.Errors) != 0 {
-			t.Errorf("concurrency %d: %d exchanges, %d OK, errors %v; want 1..50 OK", res.Concurrency, res.Exchanges, res.OK, res.Errors)
+	for _, res := range append(append(rep.Results, rep.Baseline...), rep.Direct...) {
+		if res.Exchanges > 50 || res.OK == 0 || len(res.Errors) != 0 || res.Rounds != 3 {
+			t.Errorf("concurrency %d: %d exchanges, %d OK, errors %v in %d rounds; want 1..50 OK in 3", res.Concurrency, res.Exchanges, res.OK, res.Errors, res.Rounds)
 		}
 	}
-	if !strings.Contains(r.stdout, "baseline (raw Go)") {
-		t.Errorf("no baseline row:\n%s", r.stdout)
+	for _, row := range []string{"baseline (raw Go)", "reference, direct"} {
+		if !strings.Contains(r.stdout, row) {
+			t.Errorf("no %q row:\n%s", row, r.stdout)
+		}
 	}
 }
 
@@ -82,6 +85,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"bench", "--server", "builtin:nope"},
 		{"bench", "--target", "127.0.0.1:9", "--server", "builtin:reference"},
 		{"bench", "--name", strings.Repeat("x", 1025)},
+		{"bench", "--rounds", "0"},
 	} {
 		if r := runCLI(t, time.Minute, args...); r.code != 2 {
 			t.Errorf("greetspec %s: exit %d, want 2\n%s", strings.Join(args, " "), r.code, r.stderr)

@@ -24,7 +24,8 @@ const DefaultIdleTimeout = 10 * time.Second
 // Server is the reference server: a goroutine per connection, the name read
 // until 1024 bytes, end of stream or T of silence, and an orderly close.
 type Server struct {
-	// Log receives the server's log lines; nil means standard error.
+	// Log receives the server's log lines; nil means the process's standard
+	// error (see stderr).
 	Log *log.Logger
 
 	mu       sync.Mutex
@@ -138,11 +139,19 @@ func readName(conn net.Conn, idle time.Duration) ([]byte, contract.NameEnd, erro
 	return buf[:n], contract.NameEnd_NAME_END_LIMIT, nil
 }
 
+// stderr is the process's standard error as it started. A Go plugin's
+// go-plugin Serve later points os.Stderr at a pipe whose lines it relays to
+// the host over its gRPC stdio stream (a goroutine, a gRPC message and a TLS
+// record per line, which the host then discards); the reference server
+// writes its log to file descriptor 2 itself, which the host drains line by
+// line and keeps the last lines of for its error messages.
+var stderr = log.New(os.Stderr, "", 0)
+
 func (s *Server) logger() *log.Logger {
 	if s.Log != nil {
 		return s.Log
 	}
-	return log.New(os.Stderr, "", 0)
+	return stderr
 }
 
 // Stop closes the listener and every open connection, then waits for the

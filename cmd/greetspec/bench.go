@@ -96,6 +96,11 @@ type benchReport struct {
 	Baseline []load.Result `json:"baseline,omitempty"`
 	// Direct is the reference server without the plugin boundary (--direct).
 	Direct []load.Result `json:"direct,omitempty"`
+	// Clean, DirectClean and BaselineClean are the same servers measured
+	// without the --idle and --slowloris connections, in the same rounds.
+	Clean         []load.Result `json:"clean,omitempty"`
+	DirectClean   []load.Result `json:"direct_clean,omitempty"`
+	BaselineClean []load.Result `json:"baseline_clean,omitempty"`
 }
 
 func (o *benchOptions) run(stdout, stderr io.Writer) error {
@@ -127,15 +132,16 @@ func (o *benchOptions) run(stdout, stderr io.Writer) error {
 	type measured struct {
 		who, addr string
 		into      *[]load.Result
+		clean     bool // without the --idle and --slowloris connections
 	}
-	servers := []measured{{name, addr, &rep.Results}}
+	servers := []measured{{name, addr, &rep.Results, false}}
 	if o.direct {
 		a, stopDirect, err := startRawProcess("reference", o.idle, o.profilePath("direct.pprof"))
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("direct reference server: %w", err)}
 		}
 		defer stopDirect()
-		servers = append(servers, measured{"reference, direct", a, &rep.Direct})
+		servers = append(servers, measured{"reference, direct", a, &rep.Direct, false})
 	}
 	if o.baseline {
 		a, stopRaw, err := startRawProcess("raw", o.idle, o.profilePath("raw.pprof"))
@@ -143,7 +149,23 @@ func (o *benchOptions) run(stdout, stderr io.Writer) error {
 			return &exitError{code: 2, err: fmt.Errorf("baseline server: %w", err)}
 		}
 		defer stopRaw()
-		servers = append(servers, measured{"baseline", a, &rep.Baseline})
+		servers = append(servers, measured{"baseline", a, &rep.Baseline, false})
+	}
+	if o.idleConns+o.slowloris > 0 {
+		// Each server also clean, in the same rounds: what the attached
+		// connections cost is the ratio of the two.
+		for _, sv := range servers {
+			var into *[]load.Result
+			switch sv.into {
+			case &rep.Results:
+				into = &rep.Clean
+			case &rep.Direct:
+				into = &rep.DirectClean
+			default:
+				into = &rep.BaselineClean
+			}
+			servers = append(servers, measured{sv.who + ", clean", sv.addr, into, true})
+		}
 	}
 	rounds := min(o.rounds, o.maxExchanges)
 	if len(servers) == 1 {
@@ -152,9 +174,13 @@ func (o *benchOptions) run(stdout, stderr io.Writer) error {
 	tty := isTerminal(os.Stderr)
 	ctx := context.Background()
 	for _, c := range o.concurrency {
-		measure := func(who, a string, round int) load.Result {
-			cfg := load.Config{Addr: a, Concurrency: c, Duration: o.duration / time.Duration(rounds), MaxExchanges: o.maxExchanges / rounds,
+		measure := func(sv measured, round int) load.Result {
+			who := sv.who
+			cfg := load.Config{Addr: sv.addr, Concurrency: c, Duration: o.duration / time.Duration(rounds), MaxExchanges: o.maxExchanges / rounds,
 				Name: []byte(o.name), Timeout: o.timeout, Idle: o.idleConns, Slowloris: o.slowloris, SlowInterval: o.idle / 2}
+			if sv.clean {
+				cfg.Idle, cfg.Slowloris = 0, 0
+			}
 			what := fmt.Sprintf("%s, concurrency %d", who, c)
 			if rounds > 1 {
 				what += fmt.Sprintf(", round %d/%d", round+1, rounds)
@@ -182,7 +208,7 @@ func (o *benchOptions) run(stdout, stderr io.Writer) error {
 				if round%2 == 1 {
 					i = len(servers) - 1 - k
 				}
-				got[i] = append(got[i], measure(servers[i].who, servers[i].addr, round))
+				got[i] = append(got[i], measure(servers[i], round))
 			}
 		}
 		for i, sv := range servers {
@@ -440,12 +466,19 @@ func (o *benchOptions) profilePath(name string) string {
 
 func writeBench(w io.Writer, rep benchReport) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "server\tconcurrency\tgreetings/s\tvs baseline\tp50\tp90\tp99\tmax\terrors\n")
-	row := func(who string, r load.Result, base *load.Result) {
-		ratio := "-"
-		if base != nil && base.PerSecond > 0 {
-			ratio = strconv.FormatFloat(r.PerSecond/base.PerSecond, 'f', 2, 64)
+	attached := len(rep.Clean) > 0
+	head := "server\tconcurrency\tgreetings/s\tvs baseline\t"
+	if attached {
+		head += "vs clean\t"
+	}
+	fmt.Fprintf(tw, "%sp50\tp90\tp99\tmax\terrors\n", head)
+	ratio := func(a load.Result, b []load.Result, i int) string {
+		if i >= len(b) || b[i].PerSecond <= 0 {
+			return "-"
 		}
+		return strconv.FormatFloat(a.PerSecond/b[i].PerSecond, 'f', 2, 64)
+	}
+	row := func(who string, r load.Result, vsBase, vsClean string) {
 		var errs []string
 		for c, n := range r.Errors {
 			errs = append(errs, fmt.Sprintf("%s=%d", c, n))
@@ -455,20 +488,30 @@ func writeBench(w io.Writer, rep benchReport) {
 		if len(errs) > 0 {
 			e = strings.Join(errs, " ")
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%v\t%v\t%v\t%v\t%s\n", who, r.Concurrency, r.PerSecond, ratio,
+		cols := fmt.Sprintf("%s\t%d\t%.0f\t%s\t", who, r.Concurrency, r.PerSecond, vsBase)
+		if attached {
+			cols += vsClean + "\t"
+		}
+		fmt.Fprintf(tw, "%s%v\t%v\t%v\t%v\t%s\n", cols,
 			r.P50.Round(time.Microsecond), r.P90.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond), e)
 	}
 	for i, r := range rep.Results {
-		var base *load.Result
-		if i < len(rep.Baseline) {
-			base = &rep.Baseline[i]
-		}
-		row(rep.Server, r, base)
+		row(rep.Server, r, ratio(r, rep.Baseline, i), ratio(r, rep.Clean, i))
 		if i < len(rep.Direct) {
-			row("reference, direct", rep.Direct[i], base)
+			row("reference, direct", rep.Direct[i], ratio(rep.Direct[i], rep.Baseline, i), ratio(rep.Direct[i], rep.DirectClean, i))
 		}
-		if base != nil {
-			row("baseline (raw Go)", *base, nil)
+		if i < len(rep.Baseline) {
+			row("baseline (raw Go)", rep.Baseline[i], "-", ratio(rep.Baseline[i], rep.BaselineClean, i))
+		}
+		if attached {
+			clean := func(who string, rs, base []load.Result) {
+				if i < len(rs) {
+					row(who+", clean", rs[i], ratio(rs[i], base, i), "-")
+				}
+			}
+			clean(rep.Server, rep.Clean, rep.BaselineClean)
+			clean("reference, direct", rep.DirectClean, rep.BaselineClean)
+			clean("baseline (raw Go)", rep.BaselineClean, nil)
 		}
 	}
 	tw.Flush()

@@ -5,9 +5,9 @@
 package reference
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -91,7 +91,10 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) *contract.Connecti
 	ev := &contract.ConnectionEvent{RemoteAddress: conn.RemoteAddr().String()}
 
 	name, end, err := readName(conn, idle)
-	ev.NameRaw, ev.NameEnd = name, end
+	// A copy of the name's bytes, not the 1024-byte read buffer: the event is
+	// kept until the next Start (every connection of a run, a benchmark's
+	// hundreds of thousands included).
+	ev.NameRaw, ev.NameEnd = bytes.Clone(name), end
 	if err != nil {
 		ev.Error = err.Error()
 	}
@@ -99,8 +102,8 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) *contract.Connecti
 		return ev // no name: nobody to greet (SRV-IDLE-1)
 	}
 	ev.Name = contract.DecodeUTF8(name)
-	ev.LogLine = fmt.Sprintf("connected with: %s %s", ev.RemoteAddress, contract.EscapeLogName(ev.Name))
-	s.logger().Println(ev.LogLine)
+	ev.LogLine = "connected with: " + ev.RemoteAddress + " " + contract.EscapeLogName(ev.Name)
+	s.logger().Print(ev.LogLine)
 
 	_ = conn.SetWriteDeadline(time.Now().Add(idle))
 	n, err := conn.Write([]byte(contract.Greeting))

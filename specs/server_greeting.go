@@ -29,8 +29,8 @@ var _ = DescribeRequirement("SRV-GREET-1", func() {
 			sendName(conn, name)
 			res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 			Expect(res.Data).To(Equal([]byte(contract.Greeting)),
-				"after the name has ended the server must send exactly the 22 bytes %q, with nothing before or after them: %s",
-				contract.Greeting, res)
+				"%s after the name had ended; it must send exactly the 22 bytes %q, with nothing before or after them",
+				res.Did("the server"), contract.Greeting)
 		},
 		func() []TableEntry {
 			var out []TableEntry

@@ -37,6 +37,7 @@ type benchOptions struct {
 	name, jsonOut             string
 	startTimeout              time.Duration
 	cpuProfile                string
+	serverPID                 int // the plugin's process (group), 0 for --target
 }
 
 func newBenchCmd() *cobra.Command {
@@ -132,24 +133,26 @@ func (o *benchOptions) run(stdout, stderr io.Writer) error {
 	type measured struct {
 		who, addr string
 		into      *[]load.Result
-		clean     bool // without the --idle and --slowloris connections
+		clean     bool                 // without the --idle and --slowloris connections
+		cpu       func() time.Duration // the server's CPU time so far, -1 if unknown
 	}
-	servers := []measured{{name, addr, &rep.Results, false}}
+	pid := o.serverPID
+	servers := []measured{{name, addr, &rep.Results, false, func() time.Duration { return processCPU(pid, true) }}}
 	if o.direct {
-		a, stopDirect, err := startRawProcess("reference", o.idle, o.profilePath("direct.pprof"))
+		a, dpid, stopDirect, err := startRawProcess("reference", o.idle, o.profilePath("direct.pprof"))
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("direct reference server: %w", err)}
 		}
 		defer stopDirect()
-		servers = append(servers, measured{"reference, direct", a, &rep.Direct, false})
+		servers = append(servers, measured{"reference, direct", a, &rep.Direct, false, func() time.Duration { return processCPU(dpid, false) }})
 	}
 	if o.baseline {
-		a, stopRaw, err := startRawProcess("raw", o.idle, o.profilePath("raw.pprof"))
+		a, rpid, stopRaw, err := startRawProcess("raw", o.idle, o.profilePath("raw.pprof"))
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("baseline server: %w", err)}
 		}
 		defer stopRaw()
-		servers = append(servers, measured{"baseline", a, &rep.Baseline, false})
+		servers = append(servers, measured{"baseline", a, &rep.Baseline, false, func() time.Duration { return processCPU(rpid, false) }})
 	}
 	if o.idleConns+o.slowloris > 0 {
 		// Each server also clean, in the same rounds: what the attached
@@ -164,7 +167,7 @@ func (o *benchOptions) run(stdout, stderr io.Writer) error {
 			default:
 				into = &rep.BaselineClean
 			}
-			servers = append(servers, measured{sv.who + ", clean", sv.addr, into, true})
+			servers = append(servers, measured{sv.who + ", clean", sv.addr, into, true, sv.cpu})
 		}
 	}
 	rounds := min(o.rounds, o.maxExchanges)
@@ -190,7 +193,11 @@ func (o *benchOptions) run(stdout, stderr io.Writer) error {
 					fmt.Fprintf(stderr, "\r\033[Kbench: %s: %d exchanges, %s", what, done, el.Round(100*time.Millisecond))
 				}
 			}
+			cpu0 := sv.cpu()
 			r := load.Run(ctx, cfg)
+			if cpu1 := sv.cpu(); cpu0 >= 0 && cpu1 >= cpu0 {
+				r.ServerCPU = cpu1 - cpu0
+			}
 			if tty {
 				fmt.Fprint(stderr, "\r\033[K")
 			} else {
@@ -282,6 +289,7 @@ func (o *benchOptions) validate() error {
 // startServer starts what is measured and returns its address, its name and
 // how to stop it.
 func (o *benchOptions) startServer() (string, string, func(), error) {
+	o.serverPID = 0
 	if o.target != "" {
 		return o.target, o.target, func() {}, nil
 	}
@@ -339,36 +347,37 @@ func (o *benchOptions) startServer() (string, string, func(), error) {
 		_, _ = srv.Stop(sctx, &contract.StopRequest{})
 		p.Close()
 	}
+	o.serverPID = p.PID()
 	return resp.GetAddress(), ref, stop, nil
 }
 
 // startRawProcess runs the baseline server in a process of its own (the
 // hidden `greetspec raw-server`), as the server under test runs in one, so
 // that neither shares the load generator's process.
-func startRawProcess(impl string, idle time.Duration, profile string) (string, func(), error) {
+func startRawProcess(impl string, idle time.Duration, profile string) (string, int, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd := exec.Command(self, "raw-server", "--impl", impl, "--idle-timeout", idle.String(), "--cpuprofile", profile)
 	cmd.Env = os.Environ()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	// Its log goes to a pipe that greetspec drains line by line, as the
 	// host drains a plugin's standard error: the same work on both sides.
 	logs, err := cmd.StderrPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	drained := make(chan struct{})
 	go func() {
@@ -394,9 +403,9 @@ func startRawProcess(impl string, idle time.Duration, profile string) (string, f
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		stop()
-		return "", nil, fmt.Errorf("the baseline server did not say its address: %v", err)
+		return "", 0, nil, fmt.Errorf("the baseline server did not say its address: %v", err)
 	}
-	return strings.TrimSpace(line), stop, nil
+	return strings.TrimSpace(line), cmd.Process.Pid, stop, nil
 }
 
 // newRawServerCmd is the hidden baseline server of greetspec bench: it
@@ -471,7 +480,7 @@ func writeBench(w io.Writer, rep benchReport) {
 	if attached {
 		head += "vs clean\t"
 	}
-	fmt.Fprintf(tw, "%sp50\tp90\tp99\tmax\terrors\n", head)
+	fmt.Fprintf(tw, "%sserver CPU/greeting\tp50\tp90\tp99\tmax\terrors\n", head)
 	ratio := func(a load.Result, b []load.Result, i int) string {
 		if i >= len(b) || b[i].PerSecond <= 0 {
 			return "-"
@@ -492,7 +501,11 @@ func writeBench(w io.Writer, rep benchReport) {
 		if attached {
 			cols += vsClean + "\t"
 		}
-		fmt.Fprintf(tw, "%s%v\t%v\t%v\t%v\t%s\n", cols,
+		cpu := "-"
+		if r.ServerCPU > 0 {
+			cpu = r.ServerCPUPerGreeting.Round(100 * time.Nanosecond).String()
+		}
+		fmt.Fprintf(tw, "%s%s\t%v\t%v\t%v\t%v\t%s\n", cols, cpu,
 			r.P50.Round(time.Microsecond), r.P90.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond), e)
 	}
 	for i, r := range rep.Results {

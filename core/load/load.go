@@ -76,6 +76,12 @@ type Result struct {
 	// Rounds is how many measurements were merged into this one (see
 	// Merge); 0 or 1 for one.
 	Rounds int `json:"rounds,omitempty"`
+	// ServerCPU is the CPU time the server's processes used during the
+	// measurement, when the caller could measure it (0: not measured), and
+	// ServerCPUPerGreeting that time per successful greeting. Unlike the
+	// rate, it hardly depends on what else the machine runs.
+	ServerCPU            time.Duration `json:"server_cpu_ns,omitempty"`
+	ServerCPUPerGreeting time.Duration `json:"server_cpu_per_greeting_ns,omitempty"`
 
 	lat []time.Duration // sorted latencies of the successful exchanges
 }
@@ -100,6 +106,7 @@ func Merge(rs ...Result) Result {
 			m.Errors[c] += n
 		}
 		m.Background = max(m.Background, r.Background)
+		m.ServerCPU += r.ServerCPU
 		m.lat = append(m.lat, r.lat...)
 		m.Rounds += max(r.Rounds, 1)
 	}
@@ -109,7 +116,10 @@ func Merge(rs ...Result) Result {
 
 // summarise sets the rate and the percentiles from the counts and lat.
 func (r *Result) summarise() {
-	r.PerSecond = 0
+	r.PerSecond, r.ServerCPUPerGreeting = 0, 0
+	if r.OK > 0 {
+		r.ServerCPUPerGreeting = r.ServerCPU / time.Duration(r.OK)
+	}
 	if r.Elapsed > 0 {
 		r.PerSecond = float64(r.OK) / r.Elapsed.Seconds()
 	}

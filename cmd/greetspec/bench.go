@@ -55,8 +55,16 @@ The server is a plugin (--server, default builtin:reference), a program
 (--server-cmd, through the exec adapter) or a running server (--target).
 With --baseline (the default) a minimal goroutine-per-connection Go server
 is measured side by side with the same load generator, and each level shows
-the ratio to it. --idle and --slowloris hold that many extra connections open
-during the measurement (silent ones, and ones sending a byte at a time).
+the ratio to it; --direct adds the reference server without the plugin
+boundary. Both run in processes of their own and do the protocol's whole
+work, their log line to a drained pipe included. Each level is split into
+--rounds that alternate the servers (A B, B A, ...), so that the machine's
+load weighs on all alike. The server CPU per greeting column is the CPU
+time of the processes greetspec started for that server (from /proc).
+--idle and --slowloris hold that many extra connections open during the
+measurement (silent ones, and ones sending a byte at a time), and every
+server is also measured without them ("vs clean"). The plugin's event
+stream is read only with --events. --cpuprofile writes CPU profiles.
 
 Every level is bounded by --duration and --max-exchanges. Only loopback
 targets are allowed unless --allow-remote. TIME_WAIT exhaustion of local

@@ -92,3 +92,54 @@ func TestBenchUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// With connections attached, every server is also measured clean in the
+// same rounds, and the plugin's event stream is read with --events; the
+// server CPU per greeting is measured for the processes greetspec started.
+func TestBenchAttachedAndClean(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "bench.json")
+	r := runCLI(t, 2*time.Minute, "bench", "--concurrency", "2", "--duration", "400ms", "--max-exchanges", "40", "--rounds", "2",
+		"--idle", "2", "--slowloris", "2", "--idle-timeout", "200ms", "--events", "--json", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var rep benchReport
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || len(rep.Clean) != 1 || len(rep.Baseline) != 1 || len(rep.BaselineClean) != 1 {
+		t.Fatalf("results %d, clean %d, baseline %d, baseline clean %d; want 1 each", len(rep.Results), len(rep.Clean), len(rep.Baseline), len(rep.BaselineClean))
+	}
+	if res := rep.Results[0]; res.Background != 4 || res.OK == 0 || res.Exchanges > 40 {
+		t.Errorf("attached: %+v; want 4 background connections, 1..40 exchanges", res)
+	}
+	if res := rep.Clean[0]; res.Background != 0 || res.OK == 0 {
+		t.Errorf("clean: %+v; want no background connections", res)
+	}
+	if !strings.Contains(r.stdout, "vs clean") || !strings.Contains(r.stdout, "builtin:reference, clean") {
+		t.Errorf("no clean comparison:\n%s", r.stdout)
+	}
+}
+
+// The CPU time of a process is read from /proc, with or without its
+// descendants; a process that does not exist has none to give.
+func TestProcessCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) { // spend some CPU
+	}
+	self := os.Getpid()
+	if own, tree := processCPU(self, false), processCPU(self, true); own <= 0 || tree < own {
+		t.Errorf("own %v, with descendants %v: want own > 0 and tree >= own", own, tree)
+	}
+	if got := processCPU(0, false); got != -1 {
+		t.Errorf("pid 0: %v, want -1", got)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,11 +37,15 @@ const (
 	stopGrace    = 2 * time.Second        // SIGTERM to SIGKILL
 	outputGrace  = 2 * time.Second        // wait for output after the group is dead
 	quietHint    = time.Second            // silence after the served probe that earns a hint
+	drainLimit   = time.Second            // for a kept program's connections to end after a spec
+	fenceLimit   = 2 * time.Second        // for a kept program to log the fence connection
 )
 
-// Server runs a server program per Start and turns its connection log lines
-// into ConnectionEvents. It implements contract.Server and
-// contract.Describer.
+// Server runs a server program and turns its connection log lines into
+// ConnectionEvents. It implements contract.Server, contract.Describer,
+// contract.ServerExit and contract.ServerKeeper: after a run that did not
+// fail (StopKeeping) it keeps the program running for the next Start with
+// the same command line, and starts a fresh one otherwise.
 type Server struct {
 	cfg      ServerConfig
 	tmpl     *template
@@ -51,9 +56,10 @@ type Server struct {
 }
 
 var (
-	_ contract.Server     = (*Server)(nil)
-	_ contract.Describer  = (*Server)(nil)
-	_ contract.ServerExit = (*Server)(nil)
+	_ contract.Server       = (*Server)(nil)
+	_ contract.Describer    = (*Server)(nil)
+	_ contract.ServerExit   = (*Server)(nil)
+	_ contract.ServerKeeper = (*Server)(nil)
 )
 
 // NewServer validates cfg's command template and log pattern and returns a
@@ -97,8 +103,15 @@ func (s *Server) Describe() *contract.DescribeResponse {
 	}
 }
 
-// Start starts a fresh program listening on req's address and returns once
-// its port accepts connections.
+// Start starts a program listening on req's address and returns once its
+// port accepts connections. A program kept by StopKeeping is reused instead
+// when it is still running and req gives it the same command line (port 0
+// stands for the kept program's port): Start then makes a fence connection
+// like the readiness probe and waits for its log line, so that lines of an
+// earlier run's connections, which the program wrote before it, are
+// dropped and not reported to this run. A kept program that exited, has a
+// different command line, or does not log the fence in time is ended and a
+// fresh one started.
 //
 // With port 0 the adapter picks a free port itself, because the program is
 // told a port, not asked for one: a random free port below the kernel's
@@ -115,37 +128,37 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 	s.stateMu.Lock()
 	prev := s.running
 	s.stateMu.Unlock()
-	if prev != nil {
-		select {
-		case <-prev.exited:
-			// The previous program ended on its own and was never stopped:
-			// say so instead of starting another.
-			prev.stop(ctx, false)
-			s.stateMu.Lock()
-			s.running = nil
-			s.stateMu.Unlock()
-			return nil, fmt.Errorf("exec server: not started, because %s", prev.exitReport())
-		default:
-			return nil, errors.New("exec server: already started")
-		}
-	}
-
 	host, port, err := listenHostPort(req.GetListenAddress())
 	if err != nil {
 		return nil, fmt.Errorf("exec server: %w", err)
 	}
+	if prev != nil {
+		if !prev.isKept() {
+			select {
+			case <-prev.exited:
+				// The previous program ended on its own and was never
+				// stopped: say so instead of starting another.
+				prev.stop(ctx, false)
+				s.setRunning(nil)
+				return nil, fmt.Errorf("exec server: not started, because %s", prev.exitReport())
+			default:
+				return nil, errors.New("exec server: already started")
+			}
+		}
+		if resp, ok := s.reuse(ctx, prev, req, host, port, report); ok {
+			return resp, nil
+		}
+	}
+
 	if port == "0" {
 		if port, err = freePort(host); err != nil {
 			return nil, fmt.Errorf("exec server: finding a free port on %s: %w", host, err)
 		}
 	}
 	addr := net.JoinHostPort(host, port)
-	argv := s.tmpl.fill(map[string]string{
-		"host": host, "port": port, "addr": addr,
-		"idle_timeout_ms": strconv.FormatUint(uint64(req.GetIdleTimeoutMs()), 10),
-	})
+	argv := s.argv(req, host, port)
 
-	r := &serverRun{srv: s, report: report, probing: true, exited: make(chan struct{}), died: make(chan struct{}), quit: make(chan struct{})}
+	r := &serverRun{srv: s, report: report, probing: true, host: host, port: port, exited: make(chan struct{}), died: make(chan struct{}), quit: make(chan struct{})}
 	if err := r.start(argv, s.cfg.Dir); err != nil {
 		return nil, fmt.Errorf("exec server: starting %q: %w", argv, err)
 	}
@@ -153,10 +166,51 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 		r.stop(context.Background(), false)
 		return nil, fmt.Errorf("exec server %q: %w%s", argv, err, r.out.String())
 	}
+	s.setRunning(r)
+	return &contract.StartResponse{Address: addr}, nil
+}
+
+// argv fills the command template for req on host and port.
+func (s *Server) argv(req *contract.StartRequest, host, port string) []string {
+	return s.tmpl.fill(map[string]string{
+		"host": host, "port": port, "addr": net.JoinHostPort(host, port),
+		"idle_timeout_ms": strconv.FormatUint(uint64(req.GetIdleTimeoutMs()), 10),
+	})
+}
+
+func (s *Server) setRunning(r *serverRun) {
 	s.stateMu.Lock()
 	s.running = r
 	s.stateMu.Unlock()
-	return &contract.StartResponse{Address: addr}, nil
+}
+
+// reuse makes the kept program prev serve the run req asks for, if it is
+// still running with the same command line, and reports whether it does.
+// Otherwise it ends prev, and the caller starts a fresh program.
+func (s *Server) reuse(ctx context.Context, prev *serverRun, req *contract.StartRequest, host, port string, report func(*contract.ConnectionEvent)) (*contract.StartResponse, bool) {
+	if port == "0" {
+		port = prev.port
+	}
+	why := ""
+	select {
+	case <-prev.exited:
+		// It ended between runs, where no run can be blamed (a fresh
+		// program per run would not have shown it either): start anew.
+		why = "it " + exitStatusText(prev.exitErr) + " between specs"
+	default:
+		if host != prev.host || !slices.Equal(s.argv(req, host, port), prev.argv) {
+			why = "this spec asks for another command line"
+		} else if err := prev.fence(ctx, report); err != nil {
+			why = err.Error()
+		}
+	}
+	if why == "" {
+		return &contract.StartResponse{Address: net.JoinHostPort(prev.host, prev.port)}, true
+	}
+	log.Printf("exec server: starting a fresh program instead of the one kept running (%q), because %s", prev.argv, why)
+	prev.stop(ctx, true)
+	s.setRunning(nil)
+	return nil, false
 }
 
 // Stop ends the program's whole process group: SIGTERM, up to two seconds
@@ -165,6 +219,11 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopping.Lock()
 	defer s.stopping.Unlock()
+	return s.stopLocked(ctx)
+}
+
+// stopLocked is Stop; the caller holds s.stopping.
+func (s *Server) stopLocked(ctx context.Context) error {
 	s.stateMu.Lock()
 	r := s.running
 	s.running = nil
@@ -172,11 +231,59 @@ func (s *Server) Stop(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
+	kept := r.isKept()
 	r.stop(ctx, true)
-	if r.ownExit {
+	if r.ownExit && !kept {
 		return fmt.Errorf("exec server: %s", r.exitReport())
 	}
 	return nil
+}
+
+// StopKeeping implements contract.ServerKeeper: it ends the run, but keeps
+// the program running for the next Start when it can be trusted to serve
+// it as a fresh one would: it is still running, it logged the readiness
+// probe (so its log lines arrive as they are written), and within
+// drainLimit it holds no connection any more (so every connection of the
+// ended run has been served and logged). Otherwise it stops the program as
+// Stop does, reporting an exit during the run the same way.
+//
+// From its return until the next Start, log lines are dropped.
+func (s *Server) StopKeeping(ctx context.Context) error {
+	s.stopping.Lock()
+	defer s.stopping.Unlock()
+	s.stateMu.Lock()
+	r := s.running
+	s.stateMu.Unlock()
+	if r == nil {
+		return nil
+	}
+	select {
+	case <-r.exited:
+		return s.stopLocked(ctx) // it exited during the run: say so
+	default:
+	}
+	if !r.probeLogged.Load() {
+		return s.stopLocked(ctx)
+	}
+	if !r.drained(ctx, drainLimit) {
+		select {
+		case <-r.exited:
+			// It exited as the run ended, where Stop would have ended it
+			// anyway: not blamed on the run, as with Stop.
+			log.Printf("exec server: %s", r.exitReport())
+			r.markKept()
+		default:
+		}
+		return s.stopLocked(ctx)
+	}
+	r.markKept()
+	return nil
+}
+
+// Close ends a program kept running by StopKeeping (or still running). A
+// plugin process need not call it: the program dies with the process.
+func (s *Server) Close() error {
+	return s.Stop(context.Background())
 }
 
 // Exited implements contract.ServerExit: the returned channel is closed
@@ -196,8 +303,9 @@ func (s *Server) Exited() (<-chan struct{}, func() error) {
 // serverRun is one program started by one Start.
 type serverRun struct {
 	srv     *Server
-	report  func(*contract.ConnectionEvent)
 	argv    []string
+	host    string // where it listens
+	port    string
 	cmd     *exec.Cmd
 	out     tail        // stdout and stderr lines, for messages
 	errOut  tail        // stderr lines only
@@ -217,11 +325,19 @@ type serverRun struct {
 	probeWG sync.WaitGroup
 	quit    chan struct{} // closed when stop begins
 
+	probeLogged atomic.Bool // its log line for the readiness probe arrived
+
 	mu        sync.Mutex
-	probing   bool                        // readiness not established yet
-	pending   []*contract.ConnectionEvent // events seen while probing
-	probePort string                      // local port of the probe that succeeded
-	probeConn net.Conn                    // while its reply is being drained
+	report    func(*contract.ConnectionEvent) // nil while kept between runs
+	kept      bool                            // kept running by StopKeeping, not yet reused
+	fencing   bool                            // dropping lines until the fence's line
+	fencePort string                          // local port of the fence connection, once known
+	fenceSeen chan struct{}                   // closed when the fence's line arrived
+	next      func(*contract.ConnectionEvent) // report of the run that waits for the fence
+	probing   bool                            // readiness not established yet
+	pending   []*contract.ConnectionEvent     // events seen while probing
+	probePort string                          // local port of the probe that succeeded
+	probeConn net.Conn                        // while its reply is being drained
 }
 
 // start starts the program with its stdout and stderr each on a
@@ -392,9 +508,10 @@ func (r *serverRun) probed(conn net.Conn) {
 			deliver = append(deliver, ev)
 		}
 	}
+	report := r.report
 	r.mu.Unlock()
 	for _, ev := range deliver {
-		r.report(ev)
+		report(ev)
 	}
 
 	r.probeWG.Add(1)
@@ -429,11 +546,117 @@ func (r *serverRun) isProbeLocked(ev *contract.ConnectionEvent) bool {
 	if r.probePort == "" {
 		return false
 	}
-	if _, port, err := net.SplitHostPort(ev.RemoteAddress); err == nil && port == r.probePort {
+	if peerPort(ev) == r.probePort {
 		r.probePort = "" // one probe, one log line: a later client may reuse the port
+		r.probeLogged.Store(true)
 		return true
 	}
 	return false
+}
+
+// peerPort is the port of ev's peer address ("" if it has none).
+func peerPort(ev *contract.ConnectionEvent) string {
+	if _, port, err := net.SplitHostPort(ev.GetRemoteAddress()); err == nil {
+		return port
+	}
+	return ""
+}
+
+func (r *serverRun) isKept() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kept
+}
+
+// markKept ends the run's reporting: lines are dropped until the next run.
+func (r *serverRun) markKept() {
+	r.mu.Lock()
+	r.kept = true
+	r.report = nil
+	r.mu.Unlock()
+}
+
+// drained waits up to limit until the program holds no connection on its
+// port (see openConns), and reports whether it came to that. It gives up
+// at once when the program exits or ctx ends. Where connections cannot be
+// counted it reports true: the fence alone then orders the log lines.
+func (r *serverRun) drained(ctx context.Context, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		n, ok := openConns(r.port)
+		if !ok || n == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-r.exited:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// fence makes a kept program ready for the run that reports to report:
+// it connects like the readiness probe (sends nothing, half-closes, reads
+// the answer) and waits for that connection's log line. Every line before
+// it is an earlier run's and is dropped; from it on, lines go to report.
+func (r *serverRun) fence(ctx context.Context, report func(*contract.ConnectionEvent)) error {
+	seen := make(chan struct{})
+	r.mu.Lock()
+	r.fencing, r.fencePort, r.fenceSeen, r.next, r.pending = true, "", seen, report, nil
+	r.mu.Unlock()
+	fail := func(err error) error {
+		r.mu.Lock()
+		r.fencing, r.next, r.pending = false, nil, nil
+		r.mu.Unlock()
+		return err
+	}
+	conn, err := net.DialTimeout("tcp", probeAddress(r.host, r.port), fenceLimit)
+	if err != nil {
+		return fail(fmt.Errorf("its port no longer accepts connections: %w", err))
+	}
+	_, port, _ := net.SplitHostPort(conn.LocalAddr().String())
+	r.mu.Lock()
+	r.fencePort = port
+	for _, ev := range r.pending {
+		r.fenceLineLocked(ev)
+	}
+	r.pending = nil
+	r.mu.Unlock()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(fenceLimit))
+	_, _ = io.Copy(io.Discard, conn)
+	_ = conn.Close()
+	t := time.NewTimer(fenceLimit)
+	defer t.Stop()
+	select {
+	case <-seen:
+		return nil
+	case <-r.exited:
+		return fail(errors.New("it exited as it was reused"))
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	case <-t.C:
+		return fail(fmt.Errorf("it did not log the fence connection within %v", fenceLimit))
+	}
+}
+
+// fenceLineLocked handles ev while fencing: the fence's own line ends
+// fencing and hands reporting to the waiting run; any other line belongs to
+// an earlier run and is dropped. The caller holds r.mu and knows fencePort.
+func (r *serverRun) fenceLineLocked(ev *contract.ConnectionEvent) {
+	if !r.fencing || peerPort(ev) != r.fencePort {
+		return
+	}
+	r.fencing, r.fencePort, r.kept = false, "", false
+	r.report, r.next = r.next, nil
+	close(r.fenceSeen)
 }
 
 // line handles one line of program output (of stderr if stderr).
@@ -449,15 +672,21 @@ func (r *serverRun) line(b []byte, stderr bool) {
 		return
 	}
 	r.mu.Lock()
-	if r.probing {
+	switch {
+	case r.probing, r.fencing && r.fencePort == "":
 		r.pending = append(r.pending, ev)
+		r.mu.Unlock()
+		return
+	case r.fencing:
+		r.fenceLineLocked(ev)
 		r.mu.Unlock()
 		return
 	}
 	probe := r.isProbeLocked(ev)
+	report := r.report
 	r.mu.Unlock()
-	if !probe {
-		r.report(ev)
+	if !probe && report != nil {
+		report(ev)
 	}
 }
 

@@ -64,8 +64,9 @@ type ServerExit interface {
 // host's StopRequest says the run is reusable (the spec using it did not
 // fail), StopKeeping is called instead of Stop: it ends the run (no event
 // of it is reported afterwards) but may keep the server for the next Start
-// with the same settings. A Server that keeps something must end it when a
-// later Stop (not StopKeeping) is called or its process ends.
+// with the same settings. A Server that keeps something ends it when a
+// later Start asks for other settings, when Stop is called, and at the
+// latest when its process ends (the host ends a plugin's process tree).
 type ServerKeeper interface {
 	StopKeeping(ctx context.Context) error
 }

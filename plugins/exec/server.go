@@ -37,7 +37,7 @@ const (
 	stopGrace    = 2 * time.Second        // SIGTERM to SIGKILL
 	outputGrace  = 2 * time.Second        // wait for output after the group is dead
 	quietHint    = time.Second            // silence after the served probe that earns a hint
-	drainLimit   = time.Second            // for a kept program's connections to end after a spec
+	drainLimit   = 250 * time.Millisecond // for a kept program's connections to end after a spec
 	fenceLimit   = 2 * time.Second        // for a kept program to log the fence connection
 )
 
@@ -265,7 +265,7 @@ func (s *Server) StopKeeping(ctx context.Context) error {
 	if !r.probeLogged.Load() {
 		return s.stopLocked(ctx)
 	}
-	if !r.drained(ctx, drainLimit) {
+	if !r.drained(ctx, share(ctx, drainLimit)) {
 		select {
 		case <-r.exited:
 			// It exited as the run ended, where Stop would have ended it
@@ -600,6 +600,15 @@ func (r *serverRun) drained(ctx context.Context, limit time.Duration) bool {
 	}
 }
 
+// share returns limit, or less when ctx ends sooner: a quarter of the time
+// left, so that a fallback to a full stop or a fresh start still fits.
+func share(ctx context.Context, limit time.Duration) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return min(limit, time.Until(d)/4)
+	}
+	return limit
+}
+
 // fence makes a kept program ready for the run that reports to report:
 // it connects like the readiness probe (sends nothing, half-closes, reads
 // the answer) and waits for that connection's log line. Every line before
@@ -615,7 +624,8 @@ func (r *serverRun) fence(ctx context.Context, report func(*contract.ConnectionE
 		r.mu.Unlock()
 		return err
 	}
-	conn, err := net.DialTimeout("tcp", probeAddress(r.host, r.port), fenceLimit)
+	limit := share(ctx, fenceLimit)
+	conn, err := net.DialTimeout("tcp", probeAddress(r.host, r.port), limit)
 	if err != nil {
 		return fail(fmt.Errorf("its port no longer accepts connections: %w", err))
 	}
@@ -630,10 +640,10 @@ func (r *serverRun) fence(ctx context.Context, report func(*contract.ConnectionE
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.CloseWrite()
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(fenceLimit))
+	_ = conn.SetReadDeadline(time.Now().Add(limit))
 	_, _ = io.Copy(io.Discard, conn)
 	_ = conn.Close()
-	t := time.NewTimer(fenceLimit)
+	t := time.NewTimer(limit)
 	defer t.Stop()
 	select {
 	case <-seen:
@@ -643,7 +653,7 @@ func (r *serverRun) fence(ctx context.Context, report func(*contract.ConnectionE
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	case <-t.C:
-		return fail(fmt.Errorf("it did not log the fence connection within %v", fenceLimit))
+		return fail(fmt.Errorf("it did not log the fence connection within %v", limit))
 	}
 }
 

@@ -44,16 +44,22 @@ const (
 // Server runs a server program and turns its connection log lines into
 // ConnectionEvents. It implements contract.Server, contract.Describer,
 // contract.ServerExit and contract.ServerKeeper: after a run that did not
-// fail (StopKeeping) it keeps the program running for the next Start with
+// fail (StopKeeping) it keeps the program running for a later Start with
 // the same command line, and starts a fresh one otherwise.
 type Server struct {
 	cfg      ServerConfig
 	tmpl     *template
 	parser   *logline.Parser
 	stateMu  sync.Mutex
-	running  *serverRun // nil when stopped
+	running  *serverRun   // the current run's program; nil when stopped
+	kept     []*serverRun // idle programs kept by StopKeeping, oldest first
+	ending   sync.WaitGroup
 	stopping sync.Mutex // serialises Start and Stop
 }
+
+// maxKept bounds the idle programs a Server keeps: one per command line
+// the specs use (they differ in {idle_timeout_ms}), oldest ended first.
+const maxKept = 4
 
 var (
 	_ contract.Server       = (*Server)(nil)
@@ -106,7 +112,8 @@ func (s *Server) Describe() *contract.DescribeResponse {
 // Start starts a program listening on req's address and returns once its
 // port accepts connections. A program kept by StopKeeping is reused instead
 // when it is still running and req gives it the same command line (port 0
-// stands for the kept program's port): Start then makes a fence connection
+// stands for the kept program's port; programs kept for other command
+// lines stay idle for later runs): Start then makes a fence connection
 // like the readiness probe and waits for its log line, so that lines of an
 // earlier run's connections, which the program wrote before it, are
 // dropped and not reported to this run. A kept program that exited, has a
@@ -133,21 +140,24 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 		return nil, fmt.Errorf("exec server: %w", err)
 	}
 	if prev != nil {
-		if !prev.isKept() {
-			select {
-			case <-prev.exited:
-				// The previous program ended on its own and was never
-				// stopped: say so instead of starting another.
-				prev.stop(ctx, false)
-				s.setRunning(nil)
-				return nil, fmt.Errorf("exec server: not started, because %s", prev.exitReport())
-			default:
-				return nil, errors.New("exec server: already started")
-			}
+		select {
+		case <-prev.exited:
+			// The previous program ended on its own and was never
+			// stopped: say so instead of starting another.
+			prev.stop(ctx, false)
+			s.setRunning(nil)
+			return nil, fmt.Errorf("exec server: not started, because %s", prev.exitReport())
+		default:
+			return nil, errors.New("exec server: already started")
 		}
-		if resp, ok := s.reuse(ctx, prev, req, host, port, report); ok {
-			return resp, nil
+	}
+	if k := s.takeKept(req, host, port); k != nil {
+		err := k.fence(ctx, report)
+		if err == nil {
+			s.setRunning(k)
+			return &contract.StartResponse{Address: net.JoinHostPort(k.host, k.port)}, nil
 		}
+		s.end(k, err.Error())
 	}
 
 	if port == "0" {
@@ -184,33 +194,53 @@ func (s *Server) setRunning(r *serverRun) {
 	s.stateMu.Unlock()
 }
 
-// reuse makes the kept program prev serve the run req asks for, if it is
-// still running with the same command line, and reports whether it does.
-// Otherwise it ends prev, and the caller starts a fresh program.
-func (s *Server) reuse(ctx context.Context, prev *serverRun, req *contract.StartRequest, host, port string, report func(*contract.ConnectionEvent)) (*contract.StartResponse, bool) {
-	if port == "0" {
-		port = prev.port
-	}
-	why := ""
-	select {
-	case <-prev.exited:
-		// It ended between runs, where no run can be blamed (a fresh
-		// program per run would not have shown it either): start anew.
-		why = "it " + exitStatusText(prev.exitErr) + " between specs"
-	default:
-		if host != prev.host || !slices.Equal(s.argv(req, host, port), prev.argv) {
-			why = "this spec asks for another command line"
-		} else if err := prev.fence(ctx, report); err != nil {
-			why = err.Error()
+// takeKept returns the kept program that can serve req on host and port
+// (port 0: any), taking it out of the kept ones, or nil. Kept programs
+// that exited meanwhile are ended: no run can be blamed for an exit
+// between runs, which a fresh program per run would not have shown either.
+// So is one holding the port req names for another command line.
+func (s *Server) takeKept(req *contract.StartRequest, host, port string) *serverRun {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	var found *serverRun
+	idle := s.kept[:0]
+	for _, k := range s.kept {
+		select {
+		case <-k.exited:
+			s.endLocked(k, "it "+exitStatusText(k.exitErr)+" between specs")
+			continue
+		default:
+		}
+		same := host == k.host && (port == "0" || port == k.port) && slices.Equal(s.argv(req, k.host, k.port), k.argv)
+		switch {
+		case same && found == nil:
+			found = k
+		case port != "0" && port == k.port:
+			s.endLocked(k, "this spec needs its port for another command line")
+		default:
+			idle = append(idle, k)
 		}
 	}
-	if why == "" {
-		return &contract.StartResponse{Address: net.JoinHostPort(prev.host, prev.port)}, true
-	}
-	log.Printf("exec server: starting a fresh program instead of the one kept running (%q), because %s", prev.argv, why)
-	prev.stop(ctx, true)
-	s.setRunning(nil)
-	return nil, false
+	clear(s.kept[len(idle):])
+	s.kept = idle
+	return found
+}
+
+// end ends a kept program in the background, saying why.
+func (s *Server) end(r *serverRun, why string) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	s.endLocked(r, why)
+}
+
+// endLocked is end; the caller holds s.stateMu.
+func (s *Server) endLocked(r *serverRun, why string) {
+	log.Printf("exec server: ending the program kept running (%q), because %s", r.argv, why)
+	s.ending.Add(1)
+	go func() {
+		defer s.ending.Done()
+		r.stop(context.Background(), true)
+	}()
 }
 
 // Stop ends the program's whole process group: SIGTERM, up to two seconds
@@ -231,19 +261,18 @@ func (s *Server) stopLocked(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
-	kept := r.isKept()
 	r.stop(ctx, true)
-	if r.ownExit && !kept {
+	if r.ownExit {
 		return fmt.Errorf("exec server: %s", r.exitReport())
 	}
 	return nil
 }
 
 // StopKeeping implements contract.ServerKeeper: it ends the run, but keeps
-// the program running for the next Start when it can be trusted to serve
-// it as a fresh one would: it is still running, it logged the readiness
-// probe (so its log lines arrive as they are written), and within
-// drainLimit it holds no connection any more (so every connection of the
+// the program running for a later Start when it can be trusted to serve
+// it as a fresh one would: it is still running and, within drainLimit, it
+// has logged the readiness probe (so its log lines arrive as they are
+// written) and holds no connection any more (so every connection of the
 // ended run has been served and logged). Otherwise it stops the program as
 // Stop does, reporting an exit during the run the same way.
 //
@@ -262,28 +291,45 @@ func (s *Server) StopKeeping(ctx context.Context) error {
 		return s.stopLocked(ctx) // it exited during the run: say so
 	default:
 	}
-	if !r.probeLogged.Load() {
-		return s.stopLocked(ctx)
-	}
 	if !r.drained(ctx, share(ctx, drainLimit)) {
 		select {
 		case <-r.exited:
 			// It exited as the run ended, where Stop would have ended it
 			// anyway: not blamed on the run, as with Stop.
-			log.Printf("exec server: %s", r.exitReport())
-			r.markKept()
+			s.setRunning(nil)
+			r.stop(ctx, true)
+			return nil
 		default:
 		}
 		return s.stopLocked(ctx)
 	}
 	r.markKept()
+	s.stateMu.Lock()
+	s.running = nil
+	s.kept = append(s.kept, r)
+	if len(s.kept) > maxKept {
+		s.endLocked(s.kept[0], "more command lines were used than are kept")
+		s.kept = slices.Delete(s.kept, 0, 1)
+	}
+	s.stateMu.Unlock()
 	return nil
 }
 
-// Close ends a program kept running by StopKeeping (or still running). A
-// plugin process need not call it: the program dies with the process.
+// Close ends the current program and every kept one, and returns once
+// they are gone. A plugin process need not call it: the programs die with
+// the process.
 func (s *Server) Close() error {
-	return s.Stop(context.Background())
+	err := s.Stop(context.Background())
+	s.stopping.Lock()
+	s.stateMu.Lock()
+	for _, k := range s.kept {
+		s.endLocked(k, "the adapter is closed")
+	}
+	s.kept = nil
+	s.stateMu.Unlock()
+	s.stopping.Unlock()
+	s.ending.Wait()
+	return err
 }
 
 // Exited implements contract.ServerExit: the returned channel is closed
@@ -329,7 +375,6 @@ type serverRun struct {
 
 	mu        sync.Mutex
 	report    func(*contract.ConnectionEvent) // nil while kept between runs
-	kept      bool                            // kept running by StopKeeping, not yet reused
 	fencing   bool                            // dropping lines until the fence's line
 	fencePort string                          // local port of the fence connection, once known
 	fenceSeen chan struct{}                   // closed when the fence's line arrived
@@ -562,30 +607,26 @@ func peerPort(ev *contract.ConnectionEvent) string {
 	return ""
 }
 
-func (r *serverRun) isKept() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.kept
-}
-
 // markKept ends the run's reporting: lines are dropped until the next run.
 func (r *serverRun) markKept() {
 	r.mu.Lock()
-	r.kept = true
 	r.report = nil
 	r.mu.Unlock()
 }
 
-// drained waits up to limit until the program holds no connection on its
-// port (see openConns), and reports whether it came to that. It gives up
-// at once when the program exits or ctx ends. Where connections cannot be
-// counted it reports true: the fence alone then orders the log lines.
+// drained waits up to limit until the program has logged the readiness
+// probe and holds no connection on its port (see openConns), and reports
+// whether it came to that. It gives up at once when the program exits or
+// ctx ends. Where connections cannot be counted, the fence alone orders
+// the log lines.
 func (r *serverRun) drained(ctx context.Context, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for {
-		n, ok := openConns(r.port)
-		if !ok || n == 0 {
-			return true
+		if r.probeLogged.Load() {
+			n, ok := openConns(r.port)
+			if !ok || n == 0 {
+				return true
+			}
 		}
 		if time.Now().After(deadline) {
 			return false
@@ -664,7 +705,7 @@ func (r *serverRun) fenceLineLocked(ev *contract.ConnectionEvent) {
 	if !r.fencing || peerPort(ev) != r.fencePort {
 		return
 	}
-	r.fencing, r.fencePort, r.kept = false, "", false
+	r.fencing, r.fencePort = false, ""
 	r.report, r.next = r.next, nil
 	close(r.fenceSeen)
 }

@@ -285,14 +285,18 @@ func TestServerProgramExitsWhileRunning(t *testing.T) {
 	}
 }
 
-// runningPID is the PID of the program the Server runs or keeps (0 if none).
+// runningPID is the PID of the program the Server runs, or else of the one
+// it kept last (0 if none).
 func runningPID(s *Server) int {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
-	if s.running == nil {
-		return 0
+	switch {
+	case s.running != nil:
+		return s.running.cmd.Process.Pid
+	case len(s.kept) > 0:
+		return s.kept[len(s.kept)-1].cmd.Process.Pid
 	}
-	return s.running.cmd.Process.Pid
+	return 0
 }
 
 // A program is kept running across runs that did not fail: the next Start
@@ -363,18 +367,34 @@ func TestServerKeptAcrossRuns(t *testing.T) {
 		}
 	}
 
-	// Another T is another command line: a fresh program.
+	// Another T is another command line: a fresh program, while the first
+	// stays kept for a later run with its T.
 	var third events
 	start(&third, 2000)
-	if runningPID(s) == pid {
+	other := runningPID(s)
+	if other == pid {
 		t.Error("a Start with another idle timeout reused the program")
 	}
-	waitGone(t, pid)
-	pid = runningPID(s)
+	if err := s.StopKeeping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var fourth events
+	start(&fourth, 1000)
+	if runningPID(s) != pid {
+		t.Error("the program kept for the first T was not reused")
+	}
+	// A plain Stop ends the current program; Close every kept one.
 	if err := s.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, pid)
+	if gone(other) {
+		t.Error("Stop ended a kept program other than the current one")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, other)
 }
 
 // A kept program that exits between runs is replaced by a fresh one without

@@ -64,9 +64,8 @@ type ServerExit interface {
 // host's StopRequest says the run is reusable (the spec using it did not
 // fail), StopKeeping is called instead of Stop: it ends the run (no event
 // of it is reported afterwards) but may keep the server for the next Start
-// with the same settings. A Server that keeps something ends it when a
-// later Start asks for other settings, when Stop is called, and at the
-// latest when its process ends (the host ends a plugin's process tree).
+// with the same settings. What a Server keeps must end at the latest with
+// its process (the host ends a plugin's whole process tree).
 type ServerKeeper interface {
 	StopKeeping(ctx context.Context) error
 }

@@ -128,7 +128,11 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	deferCleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
 		defer cancel()
-		_, err := rpc.Stop(ctx, &contract.StopRequest{})
+		// A spec that did not fail leaves a correct server in a correct
+		// state, so a server that is costly to start (a wrapped program)
+		// may keep it for the next spec.
+		reusable := !interrupted.Load() && !CurrentSpecReport().Failed()
+		_, err := rpc.Stop(ctx, &contract.StopRequest{Reusable: reusable})
 		stopStream()
 		<-streamDone
 		// A wrapped program that died while the spec was not waiting on

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +37,24 @@ const (
 // TIMEOUT with an error that says it overran and was killed.
 const ClientKillGrace = 2 * time.Second
 
+// ClientMaxCPUWait bounds how much later than timeout + ClientKillGrace a
+// client program is killed because it waited for a CPU. Time a program
+// spent runnable but not running (on Linux, the run-queue wait of its
+// processes in /proc/PID/schedstat) is not its fault: at its kill deadline
+// the adapter pushes the deadline back by the wait added since the last
+// check, again and again, in all by at most ClientMaxCPUWait, and never
+// past one second before the deadline of the Greet call itself. A program
+// that sleeps or blocks waits for no CPU and is killed on time.
+const ClientMaxCPUWait = 10 * time.Second
+
+// minCPUWaitCredit is the least added CPU wait that pushes a kill deadline
+// back; less is measurement noise and ends the extensions.
+const minCPUWaitCredit = 20 * time.Millisecond
+
+// callMargin is how long before the Greet call's own deadline a program is
+// killed at the latest, so that the kill is reported, not the deadline.
+const callMargin = time.Second
+
 // promptPrefix matches prompts such as "Enter the name: " or "Name:" that
 // an input()-style client prints without a newline (or with one) before
 // its reply, at the very start of its standard output.
@@ -50,6 +67,9 @@ type Client struct {
 	tmpl     *template
 	reply    *regexp.Regexp // nil: all of stdout, prompt and line ending removed
 	outcomes map[int]contract.ErrorClass
+	// cpuWait returns a reader of the CPU wait so far of the process
+	// group it is given (groupCPUWait; tests inject their own).
+	cpuWait func(pgid int) func() time.Duration
 }
 
 var (
@@ -73,7 +93,7 @@ func newClient(cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("exec client: %w", err)
 	}
 	cfg.NameArg = tmpl.uses["name"]
-	c := &Client{cfg: cfg, tmpl: tmpl}
+	c := &Client{cfg: cfg, tmpl: tmpl, cpuWait: groupCPUWait}
 	if cfg.ReplyPattern != "" {
 		if c.reply, err = regexp.Compile(cfg.ReplyPattern); err != nil {
 			return nil, fmt.Errorf("exec client: reply pattern: %w", err)
@@ -132,22 +152,16 @@ func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contra
 	}
 	argv := c.tmpl.fill(vals)
 
-	runCtx, cancel := context.WithTimeout(ctx, timeout+ClientKillGrace)
-	defer cancel()
 	var (
 		all    tail
 		stdout = &capture{limit: maxStdout, ring: tailBytes, all: &all}
 		stderr = &capture{all: &all}
 	)
-	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = c.cfg.Dir
 	cmd.Env = programEnv()
 	cmd.SysProcAttr = sysProcAttr()
-	var killed atomic.Bool // by the adapter, at timeout + grace
-	cmd.Cancel = func() error {
-		killed.Store(true)
-		return signalGroup(cmd.Process, syscall.SIGKILL)
-	}
+	cmd.Cancel = func() error { return signalGroup(cmd.Process, syscall.SIGKILL) }
 	// Bounds the wait for output still held open by a left-over child after
 	// the program exited or was killed.
 	cmd.WaitDelay = outputGrace
@@ -158,7 +172,10 @@ func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contra
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec client: starting %q: %w", argv, err)
 	}
-	waitErr := cmd.Wait()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	killed, credit := c.watch(ctx, cmd.Process, timeout+ClientKillGrace, waited)
+	waitErr := <-waited
 	// Children the program left behind share its group.
 	_ = signalGroup(cmd.Process, syscall.SIGKILL)
 	stdout.flush()
@@ -178,13 +195,17 @@ func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contra
 		resp.Error = fmt.Sprintf(format, args...) + all.String()
 		return resp, nil
 	}
-	if killed.Load() {
+	if killed {
+		net := ""
+		if credit > 0 {
+			net = fmt.Sprintf(" (not counting the %v it waited for a CPU)", credit.Round(time.Millisecond))
+		}
 		if c.tmpl.uses["timeout_ms"] {
 			return fail(contract.ErrorClass_ERROR_CLASS_TIMEOUT,
-				"client program %q overran its timeout of %v by more than %v and was killed", argv, timeout, ClientKillGrace)
+				"client program %q overran its timeout of %v by more than %v%s and was killed", argv, timeout, ClientKillGrace, net)
 		}
 		return fail(contract.ErrorClass_ERROR_CLASS_TIMEOUT,
-			"client program %q (not told its timeout: no {timeout_ms} in its template) did not finish within %v + %v and was killed", argv, timeout, ClientKillGrace)
+			"client program %q (not told its timeout: no {timeout_ms} in its template) did not finish within %v + %v%s and was killed", argv, timeout, ClientKillGrace, net)
 	}
 	code := exitCode(waitErr)
 	if class, ok := c.outcomes[code]; ok && code != 0 {
@@ -201,6 +222,44 @@ func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contra
 		return fail(contract.ErrorClass_ERROR_CLASS_CLOSED_EARLY, "client program %q exited 0 without printing a reply (closed early)", argv)
 	}
 	return resp, nil
+}
+
+// watch waits for the program p to end (waited receives its Wait's
+// result; watch leaves it there) and kills its process group when it is
+// still running limit after its start, net of the time it waited for a
+// CPU: at each deadline the wait added since the last one pushes the
+// deadline back, in all by at most ClientMaxCPUWait and never past
+// callMargin before ctx's deadline. It reports whether it killed the
+// program and the CPU wait it allowed for. ctx's end kills the program
+// through exec.CommandContext.
+func (c *Client) watch(ctx context.Context, p *os.Process, limit time.Duration, waited chan error) (killed bool, credit time.Duration) {
+	maxCredit := ClientMaxCPUWait
+	if dl, ok := ctx.Deadline(); ok {
+		maxCredit = min(maxCredit, max(0, time.Until(dl)-callMargin-limit))
+	}
+	var cpuWait func() time.Duration
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		select {
+		case err := <-waited:
+			waited <- err
+			return false, credit
+		case <-ctx.Done():
+			return false, credit
+		case <-timer.C:
+		}
+		if cpuWait == nil {
+			cpuWait = c.cpuWait(p.Pid)
+		}
+		if more := min(cpuWait()-credit, maxCredit-credit); more >= minCPUWaitCredit {
+			credit += more
+			timer.Reset(more)
+			continue
+		}
+		_ = signalGroup(p, syscall.SIGKILL)
+		return true, credit
+	}
 }
 
 // classText says in words what a failure class means, for messages.

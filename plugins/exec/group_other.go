@@ -19,3 +19,6 @@ func signalGroup(p *os.Process, _ syscall.Signal) error {
 	}
 	return err
 }
+
+// pgrp has no process group to return where they do not exist.
+func pgrp() int { return -1 }

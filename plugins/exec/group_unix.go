@@ -18,3 +18,6 @@ func signalGroup(p *os.Process, sig syscall.Signal) error {
 	}
 	return err
 }
+
+// pgrp is this process's process group.
+func pgrp() int { return syscall.Getpgrp() }

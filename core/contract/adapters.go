@@ -3,6 +3,7 @@ package contract
 import (
 	"context"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -15,6 +16,10 @@ func describe(impl interface{}) *DescribeResponse {
 	}
 	return &DescribeResponse{}
 }
+
+// startAbandonStop bounds the stop of a server whose Start succeeded only
+// after its caller had given up.
+const startAbandonStop = 10 * time.Second
 
 // serverAdapter turns a Go Server into the GreetServer gRPC service. It keeps
 // the events of the current run so that an Events stream opened after Start
@@ -57,6 +62,15 @@ func (a *serverAdapter) Start(ctx context.Context, req *StartRequest) (*StartRes
 	a.mu.Unlock()
 
 	resp, err := a.impl.Start(ctx, req, a.report)
+	if err == nil && ctx.Err() != nil {
+		// The caller gave up before the server was up (its deadline
+		// passed): it never learns of this server and would never stop
+		// it, and its next Start would find it still running. Stop it.
+		stopCtx, cancel := context.WithTimeout(context.Background(), startAbandonStop)
+		_ = a.impl.Stop(stopCtx)
+		cancel()
+		err = status.FromContextError(ctx.Err()).Err()
+	}
 	if err != nil {
 		a.mu.Lock()
 		a.running = false

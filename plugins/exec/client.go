@@ -119,7 +119,8 @@ func (c *Client) Describe() *contract.DescribeResponse {
 // Greet runs the program once against req.Address with req.Name and reads
 // the reply from its standard output. The program's timeout is req's
 // (default DefaultClientTimeout), passed as {timeout_ms}; the adapter kills
-// its whole process group ClientKillGrace after it. Failures are
+// its whole process group ClientKillGrace after it, later by the time the
+// program waited for a CPU (see watch and ClientMaxCPUWait). Failures are
 // classified from the exit status and the program's output (see
 // CONTRACT.md).
 func (c *Client) Greet(ctx context.Context, req *contract.GreetRequest) (*contract.GreetResponse, error) {

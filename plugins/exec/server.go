@@ -33,6 +33,7 @@ var serverPlaceholders = []string{"host", "port", "addr", "idle_timeout_ms"}
 const (
 	pollInterval = 25 * time.Millisecond  // between readiness probes
 	probeTimeout = 250 * time.Millisecond // one probe's connect
+	startMargin  = time.Second            // readiness wait ends this long before Start's deadline
 	probeDrain   = 2 * time.Second        // bound on reading the probe's reply
 	stopGrace    = 2 * time.Second        // SIGTERM to SIGKILL
 	outputGrace  = 2 * time.Second        // wait for output after the group is dead
@@ -174,7 +175,17 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 	}
 	if err := r.awaitReady(ctx, probeAddress(host, port), s.cfg.ReadyTimeout); err != nil {
 		r.stop(context.Background(), false)
-		return nil, fmt.Errorf("exec server %q: %w%s", argv, err, r.out.String())
+		last := "no output"
+		if l := r.out.lastLine(); l != "" {
+			last = "its last output: " + strconv.Quote(escapeText(l))
+		}
+		return nil, fmt.Errorf("exec server: the server program %q %v (%s)%s", argv, err, last, r.out.String())
+	}
+	if err := ctx.Err(); err != nil {
+		// The caller gave up meanwhile: it will not stop what it does not
+		// know was started.
+		r.stop(context.Background(), false)
+		return nil, fmt.Errorf("exec server: the Start call ended (%v) just as the server program %q became ready; it was stopped", err, argv)
 	}
 	s.setRunning(r)
 	return &contract.StartResponse{Address: addr}, nil
@@ -505,26 +516,34 @@ func exitStatusText(err error) string {
 }
 
 // awaitReady polls a TCP connect to addr until it succeeds, the program
-// exits, limit passes or ctx ends.
+// exits, limit passes or ctx ends. The wait ends startMargin before ctx's
+// deadline, so that the caller gets this adapter's account of a program
+// that was not ready rather than its own deadline's.
 func (r *serverRun) awaitReady(ctx context.Context, addr string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	start := time.Now()
+	deadline := start.Add(limit)
+	if d, ok := ctx.Deadline(); ok && d.Add(-startMargin).Before(deadline) {
+		deadline = d.Add(-startMargin)
 	}
+	waited := func() time.Duration { return time.Since(start).Round(10 * time.Millisecond) }
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
 		case <-r.exited:
 			r.awaitOutput(outputGrace)
-			return fmt.Errorf("program exited before its port %s accepted a connection: %s", addr, exitText(r.exitErr))
+			return fmt.Errorf("exited before its port %s accepted a connection: %s", addr, exitText(r.exitErr))
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for port %s: %w", addr, ctx.Err())
+			return fmt.Errorf("was not yet accepting connections on %s when the Start call ended (%v), %v after its start", addr, ctx.Err(), waited())
 		case <-timer.C:
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return fmt.Errorf("program did not accept connections on %s within %v (is it listening on the {host} and {port} it was given?)", addr, limit)
+			bound := fmt.Sprintf("the ready timeout of %v", limit)
+			if deadline.Before(start.Add(limit)) {
+				bound = "the Start call's deadline"
+			}
+			return fmt.Errorf("did not accept connections on %s within %v of its start (%s; is it listening on the {host} and {port} it was given?)", addr, waited(), bound)
 		}
 		conn, err := net.DialTimeout("tcp", addr, min(left, probeTimeout))
 		if err == nil {

@@ -81,6 +81,8 @@ def main():
     p.add_argument("--child-pidfile", help="start a `sleep` child and write its PID here")
     p.add_argument("--crash", action="store_true", help="exit with status 3 before listening")
     p.add_argument("--no-listen", action="store_true", help="never open the port")
+    p.add_argument("--listen-after-ms", type=int, default=0,
+                   help="sleep this long before opening the port (a slow start)")
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--exit-after-one", action="store_true")
     p.add_argument("--crash-after-one", action="store_true",
@@ -106,6 +108,7 @@ def main():
     if args.no_listen:
         while True:
             time.sleep(60)
+    time.sleep(args.listen_after_ms / 1000)
 
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

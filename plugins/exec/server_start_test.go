@@ -1,0 +1,64 @@
+package execadapter
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greetspec/greetspec/core/contract"
+)
+
+func TestServerSlowStartIsWaitedFor(t *testing.T) {
+	// A program that takes 1.5 s to open its port (a loaded machine) is
+	// waited for, and Start returns as soon as it is ready.
+	py := python(t)
+	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port} --listen-after-ms 1500", ReadyTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	start := time.Now()
+	if _, err := s.Start(context.Background(), &contract.StartRequest{ListenAddress: "127.0.0.1:0"}, func(*contract.ConnectionEvent) {}); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 1500*time.Millisecond || took > 10*time.Second {
+		t.Errorf("Start took %v for a program that listens after 1.5s", took)
+	}
+}
+
+func TestServerStartDeadlineLeavesNothingStarted(t *testing.T) {
+	// A program slower than the Start call's deadline: Start answers, in
+	// one cause-first line, before the caller's deadline passes, stops the
+	// program, and the next Start is not refused as "already started".
+	py := python(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port} --listen-after-ms 4000 --pidfile " + pidFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), startMargin+1500*time.Millisecond)
+	defer cancel()
+	_, err = s.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0"}, func(*contract.ConnectionEvent) {})
+	if err == nil {
+		t.Fatal("Start succeeded")
+	}
+	if ctx.Err() != nil {
+		t.Errorf("Start answered only after its deadline: %v", err)
+	}
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	for _, w := range []string{"the server program", "did not accept connections", "of its start", "the Start call's deadline", `its last output: "server starting"`} {
+		if !strings.Contains(first, w) {
+			t.Errorf("first line %q does not mention %q", first, w)
+		}
+	}
+	waitGone(t, readPID(t, pidFile))
+	s.stateMu.Lock()
+	running := s.running
+	s.stateMu.Unlock()
+	if running != nil {
+		t.Error("a server is still recorded as started")
+	}
+}

@@ -56,6 +56,9 @@ type Server struct {
 	kept     []*serverRun // idle programs kept by StopKeeping, oldest first
 	ending   sync.WaitGroup
 	stopping sync.Mutex // serialises Start and Stop
+	// cpuWait returns a reader of the CPU wait so far of the process
+	// group it is given (groupCPUWait; tests inject their own).
+	cpuWait func(pgid int) func() time.Duration
 }
 
 // maxKept bounds the idle programs a Server keeps: one per command line
@@ -99,7 +102,7 @@ func newServer(cfg ServerConfig) (*Server, error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}
-	return &Server{cfg: cfg, tmpl: tmpl, parser: parser}, nil
+	return &Server{cfg: cfg, tmpl: tmpl, parser: parser, cpuWait: groupCPUWait}, nil
 }
 
 // Describe names the adapter after its command template.
@@ -516,15 +519,25 @@ func exitStatusText(err error) string {
 }
 
 // awaitReady polls a TCP connect to addr until it succeeds, the program
-// exits, limit passes or ctx ends. The wait ends startMargin before ctx's
-// deadline, so that the caller gets this adapter's account of a program
-// that was not ready rather than its own deadline's.
+// exits, limit passes or ctx ends. Like a client's kill deadline, limit is
+// net of the time the program waited for a CPU: when it passes, the wait
+// added since pushes it back, again and again. The wait ends startMargin
+// before ctx's deadline whatever the CPU wait, so that the caller gets
+// this adapter's account of a program that was not ready rather than its
+// own deadline's.
 func (r *serverRun) awaitReady(ctx context.Context, addr string, limit time.Duration) error {
 	start := time.Now()
 	deadline := start.Add(limit)
-	if d, ok := ctx.Deadline(); ok && d.Add(-startMargin).Before(deadline) {
-		deadline = d.Add(-startMargin)
+	hard := start.Add(limit + ClientMaxCPUWait)
+	ctxBound := false
+	if d, ok := ctx.Deadline(); ok && d.Add(-startMargin).Before(hard) {
+		hard, ctxBound = d.Add(-startMargin), true
 	}
+	if hard.Before(deadline) {
+		deadline = hard
+	}
+	var credit time.Duration
+	cpuWait := r.srv.cpuWait(r.cmd.Process.Pid)
 	waited := func() time.Duration { return time.Since(start).Round(10 * time.Millisecond) }
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -538,9 +551,22 @@ func (r *serverRun) awaitReady(ctx context.Context, addr string, limit time.Dura
 		case <-timer.C:
 		}
 		left := time.Until(deadline)
+		if left <= 0 && deadline.Before(hard) {
+			if more := cpuWait() - credit; more >= minCPUWaitCredit {
+				credit += more
+				deadline = deadline.Add(more)
+				if hard.Before(deadline) {
+					deadline = hard
+				}
+				left = time.Until(deadline)
+			}
+		}
 		if left <= 0 {
 			bound := fmt.Sprintf("the ready timeout of %v", limit)
-			if deadline.Before(start.Add(limit)) {
+			if credit > 0 {
+				bound += fmt.Sprintf(" plus the %v it waited for a CPU", credit.Round(time.Millisecond))
+			}
+			if ctxBound && !deadline.Before(hard) {
 				bound = "the Start call's deadline"
 			}
 			return fmt.Errorf("did not accept connections on %s within %v of its start (%s; is it listening on the {host} and {port} it was given?)", addr, waited(), bound)

@@ -70,13 +70,18 @@ func TestServerStartDeadlineLeavesNothingStarted(t *testing.T) {
 
 func TestServerReadyTimeoutNetOfCPUWait(t *testing.T) {
 	// A program that opens its port after 1.5 s with a ready timeout of
-	// 700 ms, having waited 1 s for a CPU: it is waited for.
+	// 700 ms, having waited 1 s more for a CPU at every check: it is
+	// waited for (the "never listens" case of TestServerStartFailures is
+	// the same wait without CPU wait).
 	py := python(t)
 	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port} --listen-after-ms 1500", ReadyTimeout: 700 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeCPUWait{values: []time.Duration{time.Second}}
+	f := &fakeCPUWait{}
+	for i := 1; i <= 10; i++ {
+		f.values = append(f.values, time.Duration(i)*time.Second)
+	}
 	s.cpuWait = f.reader
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	if _, err := s.Start(context.Background(), &contract.StartRequest{ListenAddress: "127.0.0.1:0"}, func(*contract.ConnectionEvent) {}); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/greetspec/greetspec/plugins/hostile"
 )
 
@@ -25,7 +26,7 @@ import (
 type containedRun struct {
 	cmd            *exec.Cmd
 	tmp, report    string
-	marker         string
+	marker         testsupport.Marker
 	stdout, stderr bytes.Buffer
 	done           chan error
 	started        time.Time
@@ -43,9 +44,9 @@ func startContained(t *testing.T, env []string, args ...string) *containedRun {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
-	r := &containedRun{tmp: tmp, report: filepath.Join(t.TempDir(), "report"), marker: randomMarker(t), done: make(chan error, 1)}
+	r := &containedRun{tmp: tmp, report: filepath.Join(t.TempDir(), "report"), marker: testsupport.MustMarker(t, "GREETSPEC_TEST_MARKER"), done: make(chan error, 1)}
 	r.cmd = exec.Command(exe, args...)
-	r.cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "GREETSPEC_TEST_MARKER="+r.marker,
+	r.cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", r.marker.Env(),
 		"TMPDIR="+tmp, hostile.EnvReport+"="+r.report)
 	r.cmd.Env = append(r.cmd.Env, env...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
@@ -56,9 +57,7 @@ func startContained(t *testing.T, env []string, args ...string) *containedRun {
 	go func() { r.done <- r.cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = r.cmd.Process.Kill()
-		for _, pid := range processesWithMarker(r.marker) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+		r.marker.Kill()
 	})
 	return r
 }
@@ -134,7 +133,7 @@ func (r *containedRun) checkNothingLeft(t *testing.T, grace time.Duration) {
 	deadline := time.Now().Add(grace)
 	for {
 		var problems []string
-		if left := processesWithMarker(r.marker); len(left) > 0 {
+		if left := r.marker.Processes(); len(left) > 0 {
 			problems = append(problems, "processes alive: "+strings.Trim(strings.Join(strings.Fields(strings.Trim(strconvInts(left), "[]")), " "), " "))
 		}
 		for _, pid := range pids {
@@ -312,15 +311,16 @@ func TestChecksumPinningCLI(t *testing.T) {
 	sum := sha256.Sum256(data)
 	good := hex.EncodeToString(sum[:])
 
-	r := runCLI(t, time.Minute, "run", "--server", "builtin:reference", "--server-sha256", strings.Repeat("0", 64), "--label-filter", "SRV-GREET-1")
+	// This binary is greetspec here, so builtin plugins run from it.
+	r := runCLIRace(t, time.Minute, "run", "--server", "builtin:reference", "--server-sha256", strings.Repeat("0", 64), "--label-filter", "SRV-GREET-1")
 	if r.code != 2 || !strings.Contains(r.stderr, "checksum mismatch") || !strings.Contains(r.stderr, good) {
 		t.Errorf("wrong pin: exit status %d, want 2 with a checksum mismatch naming the real sum\nstderr:\n%s", r.code, r.stderr)
 	}
-	r = runCLI(t, time.Minute, "run", "--client", "builtin:reference", "--client-sha256", "not-hex")
+	r = runCLIRace(t, time.Minute, "run", "--client", "builtin:reference", "--client-sha256", "not-hex")
 	if r.code != 2 || !strings.Contains(r.stderr, "--client-sha256") {
 		t.Errorf("malformed pin: exit status %d, want 2 naming the flag\nstderr:\n%s", r.code, r.stderr)
 	}
-	r = runCLI(t, 3*time.Minute, "run", "--server", "builtin:reference", "--server-sha256", good, "--label-filter", "SRV-GREET-1")
+	r = runCLIRace(t, 3*time.Minute, "run", "--server", "builtin:reference", "--server-sha256", good, "--label-filter", "SRV-GREET-1")
 	if r.code != 0 {
 		t.Errorf("right pin: exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -182,7 +182,7 @@ func TestLaneDeathIsReported(t *testing.T) {
 			}
 		}
 	}()
-	r := runCLI(t, 3*time.Minute, "run", "--procs", "2", "--label-filter", "SRV-GREET-2 || SRV-NAME-3", "--no-repro")
+	r := runCLIRace(t, 3*time.Minute, "run", "--procs", "2", "--label-filter", "SRV-GREET-2 || SRV-NAME-3", "--no-repro")
 	select {
 	case <-killed:
 	default:

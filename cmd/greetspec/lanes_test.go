@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +57,40 @@ func verdictLines(t *testing.T, path string) []string {
 	return out
 }
 
+// referenceRun is one run of the whole catalogue against the reference
+// plugins, serial or in lanes, that several tests share.
+type referenceRun struct {
+	result cliResult
+	report string
+}
+
+var (
+	referenceOnce                   sync.Once
+	referenceSerial, referenceLanes referenceRun
+)
+
+// referenceRuns runs the whole catalogue against the reference plugins
+// twice, once per test process: serially (--procs 1), and in three lanes
+// race-built (this test binary), where the runner's lanes, the host and the
+// specs' harness run concurrently. TestLanesMatchSerial compares them and
+// TestRunReferencePasses checks the run in lanes passes.
+func referenceRuns(t *testing.T) (serial, lanes referenceRun) {
+	t.Helper()
+	referenceOnce.Do(func() {
+		dir := processDir(t)
+		run := func(procs string, exec func(*testing.T, time.Duration, ...string) cliResult) referenceRun {
+			report := filepath.Join(dir, "reference-procs-"+procs+".json")
+			return referenceRun{exec(t, 5*time.Minute, "run", "--seed", "11", "--no-repro", "--procs", procs, "--json-report", report), report}
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); referenceSerial = run("1", runCLI) }()
+		referenceLanes = run("3", runCLIRace)
+		wg.Wait()
+	})
+	return referenceSerial, referenceLanes
+}
+
 // A run in lanes gives the serial run's report: the same specs in the same
 // order with the same states, the same verdicts, the same console output
 // but for the run time; for a correct and for a faulty plugin.
@@ -78,9 +112,16 @@ func TestLanesMatchSerial(t *testing.T) {
 			var outs []string
 			var reports []string
 			for _, procs := range []string{"1", "3"} {
-				report := filepath.Join(dir, "report-"+procs+".json")
-				args := append([]string{"run", "--seed", "11", "--no-repro", "--procs", procs, "--json-report", report}, c.args...)
-				r := runCLI(t, 5*time.Minute, args...)
+				var r cliResult
+				var report string
+				if c.args == nil {
+					serial, lanes := referenceRuns(t)
+					run := map[string]referenceRun{"1": serial, "3": lanes}[procs]
+					r, report = run.result, run.report
+				} else {
+					report = filepath.Join(dir, "report-"+procs+".json")
+					r = runCLI(t, 5*time.Minute, append([]string{"run", "--seed", "11", "--no-repro", "--procs", procs, "--json-report", report}, c.args...)...)
+				}
 				if r.code != c.code {
 					t.Fatalf("--procs %s: exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", procs, r.code, c.code, r.stdout, r.stderr)
 				}
@@ -112,41 +153,6 @@ func withoutRunTime(s string) string {
 		out = append(out, line)
 	}
 	return strings.Join(out, "\n")
-}
-
-// Shards split the selected specs: together they are all of them, and no
-// spec is in two.
-func TestShardsPartitionTheSpecs(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	filter := []string{"--label-filter", "SRV-UTF8-1 || SRV-LIMIT-1 || CLI-SEND-1", "--seed", "3"}
-	full := filepath.Join(dir, "full.json")
-	if r := runCLI(t, 2*time.Minute, append([]string{"run", "--json-report", full}, filter...)...); r.code != 0 {
-		t.Fatalf("full run: exit status %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	var union []string
-	for _, shard := range []string{"1/2", "2/2"} {
-		report := filepath.Join(dir, strings.ReplaceAll(shard, "/", "-")+".json")
-		r := runCLI(t, 2*time.Minute, append([]string{"run", "--shard", shard, "--json-report", report}, filter...)...)
-		// A shard verifies part of each requirement: PARTIAL, exit 3.
-		if r.code != 3 {
-			t.Fatalf("shard %s: exit status %d\n%s\n%s", shard, r.code, r.stdout, r.stderr)
-		}
-		part := specStates(t, report)
-		if len(part) == 0 {
-			t.Errorf("shard %s ran no spec", shard)
-		}
-		union = append(union, ran(part)...)
-	}
-	want := ran(specStates(t, full))
-	sort.Strings(want)
-	sort.Strings(union)
-	if strings.Join(want, "\n") != strings.Join(union, "\n") {
-		t.Errorf("the shards' specs are not the full run's:\nfull:\n%s\nshards:\n%s", strings.Join(want, "\n"), strings.Join(union, "\n"))
-	}
-	if r := runCLI(t, time.Minute, "run", "--shard", "3/2"); r.code != 2 || !strings.Contains(r.stderr, "--shard") {
-		t.Errorf("--shard 3/2: exit status %d, stderr %q; want 2 and a --shard error", r.code, r.stderr)
-	}
 }
 
 // ran drops the specs the label filter skipped (every run lists them).

@@ -32,8 +32,8 @@ func TestMain(m *testing.M) {
 		os.Exit(contained(os.Args[1:]))
 	}
 	code := m.Run()
-	if builtDir != "" {
-		_ = os.RemoveAll(builtDir)
+	if procDir != "" {
+		_ = os.RemoveAll(procDir)
 	}
 	os.Exit(code)
 }
@@ -58,21 +58,35 @@ func TestMain(m *testing.M) {
 // bench's load generator.
 var (
 	buildOnce sync.Once
-	builtDir  string
 	builtExe  string
 	buildErr  error
 )
+
+var (
+	procDirOnce sync.Once
+	procDir     string
+	procDirErr  error
+)
+
+// processDir returns a temporary directory that lives as long as the test
+// process (TestMain removes it): for the greetspec binary and for the
+// reports of runs that several tests share.
+func processDir(t testing.TB) string {
+	t.Helper()
+	procDirOnce.Do(func() { procDir, procDirErr = os.MkdirTemp("", "greetspec-test-") })
+	if procDirErr != nil {
+		t.Fatal(procDirErr)
+	}
+	return procDir
+}
 
 // greetspecBinary returns the greetspec binary built from this package
 // without the race detector, building it on first use.
 func greetspecBinary(t testing.TB) string {
 	t.Helper()
+	dir := processDir(t)
 	buildOnce.Do(func() {
-		builtDir, buildErr = os.MkdirTemp("", "greetspec-test-bin-")
-		if buildErr != nil {
-			return
-		}
-		exe := filepath.Join(builtDir, "greetspec")
+		exe := filepath.Join(dir, "greetspec")
 		out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building greetspec: %v\n%s", err, out)
@@ -167,10 +181,14 @@ func finishCLI(t *testing.T, err error, marker testsupport.Marker, stdout, stder
 	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
+// The whole catalogue against the reference plugins passes, run in lanes
+// by the race-built binary (shared with TestLanesMatchSerial). The plain
+// `greetspec run` with its defaults is CONTRIBUTING.md's first command,
+// which TestContributingCommands runs as written.
 func TestRunReferencePasses(t *testing.T) {
-	// Race-built: the whole catalogue in lanes is where the runner, the
-	// host and the specs' harness run concurrently through the CLI.
-	r := runCLIRace(t, 5*time.Minute, "run")
+	t.Parallel()
+	_, lanes := referenceRuns(t)
+	r := lanes.result
 	if r.code != 0 {
 		t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -27,7 +27,7 @@ const python = "/usr/bin/python3"
 
 // TestMain fails the package if a test leaves goroutines behind (go-plugin
 // clients, fake servers, event streams).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testsupport.Main(m) }
 
 // syncBuffer is a bytes.Buffer safe for go-plugin's writer goroutines.
 type syncBuffer struct {

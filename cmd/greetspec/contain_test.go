@@ -34,10 +34,7 @@ type containedRun struct {
 
 func startContained(t *testing.T, env []string, args ...string) *containedRun {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe := greetspecBinary(t)
 	// Short, so that socket paths inside it stay well under the limit.
 	tmp, err := os.MkdirTemp("", "gsc")
 	if err != nil {
@@ -256,8 +253,7 @@ func TestContainmentSweepsStaleTempDirs(t *testing.T) {
 		_ = os.Chtimes(p, old, old)
 		_ = os.Chtimes(filepath.Dir(p), old, old)
 	}
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "plugins")
+	cmd := exec.Command(greetspecBinary(t), "plugins")
 	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "TMPDIR="+r0.tmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("greetspec plugins: %v\n%s", err, out)
@@ -300,27 +296,23 @@ func TestPluginOutputEscapedOnTerminal(t *testing.T) {
 }
 
 func TestChecksumPinningCLI(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(exe)
+	// Built-in plugins run from greetspec's own executable.
+	data, err := os.ReadFile(greetspecBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
 	good := hex.EncodeToString(sum[:])
 
-	// This binary is greetspec here, so builtin plugins run from it.
-	r := runCLIRace(t, time.Minute, "run", "--server", "builtin:reference", "--server-sha256", strings.Repeat("0", 64), "--label-filter", "SRV-GREET-1")
+	r := runCLI(t, time.Minute, "run", "--server", "builtin:reference", "--server-sha256", strings.Repeat("0", 64), "--label-filter", "SRV-GREET-1")
 	if r.code != 2 || !strings.Contains(r.stderr, "checksum mismatch") || !strings.Contains(r.stderr, good) {
 		t.Errorf("wrong pin: exit status %d, want 2 with a checksum mismatch naming the real sum\nstderr:\n%s", r.code, r.stderr)
 	}
-	r = runCLIRace(t, time.Minute, "run", "--client", "builtin:reference", "--client-sha256", "not-hex")
+	r = runCLI(t, time.Minute, "run", "--client", "builtin:reference", "--client-sha256", "not-hex")
 	if r.code != 2 || !strings.Contains(r.stderr, "--client-sha256") {
 		t.Errorf("malformed pin: exit status %d, want 2 naming the flag\nstderr:\n%s", r.code, r.stderr)
 	}
-	r = runCLIRace(t, 3*time.Minute, "run", "--server", "builtin:reference", "--server-sha256", good, "--label-filter", "SRV-GREET-1")
+	r = runCLI(t, 3*time.Minute, "run", "--server", "builtin:reference", "--server-sha256", good, "--label-filter", "SRV-GREET-1")
 	if r.code != 0 {
 		t.Errorf("right pin: exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}

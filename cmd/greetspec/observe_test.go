@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -224,18 +225,36 @@ func startPyServer(t *testing.T, logfile string) string {
 	}
 }
 
+var (
+	wireOnlyOnce   sync.Once
+	wireOnlyResult cliResult
+	wireOnlyReport string
+)
+
+// wireOnlyRun runs the whole catalogue in address mode against the
+// reference server, running in this process with T=1s, once per test
+// process: TestAddressMode checks its verdicts and exit status, and
+// TestAddressModeWireOnly what it observed.
+func wireOnlyRun(t *testing.T) (cliResult, string) {
+	t.Helper()
+	wireOnlyOnce.Do(func() {
+		srv := &reference.Server{}
+		resp, err := srv.Start(context.Background(), &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: 1000}, func(*contract.ConnectionEvent) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Stop(context.Background())
+		wireOnlyReport = filepath.Join(processDir(t), "wire-only.json")
+		wireOnlyResult = runCLI(t, 5*time.Minute, "run", "--target", resp.GetAddress(), "--idle-timeout", "1s", "--json-report", wireOnlyReport)
+	})
+	return wireOnlyResult, wireOnlyReport
+}
+
 // Address mode without a log judges the wire: a correct server gets no
 // FAIL, and what the wire cannot show is partial or not observable, as the
 // README's table says.
 func TestAddressModeWireOnly(t *testing.T) {
-	srv := &reference.Server{}
-	resp, err := srv.Start(context.Background(), &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: 1000}, func(*contract.ConnectionEvent) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop(context.Background())
-	report := filepath.Join(t.TempDir(), "report.json")
-	r := runCLI(t, 5*time.Minute, "run", "--target", resp.GetAddress(), "--idle-timeout", "1s", "--json-report", report)
+	r, report := wireOnlyRun(t)
 	expectPartialExit(t, r)
 	if strings.Contains(r.stdout, " FAIL ") {
 		t.Errorf("a correct server failed on the wire:\n%s", r.stdout)

@@ -21,7 +21,7 @@ var _ = DescribeRequirement("CLI-SEND-2", func() {
 		within := pending.Timeout / 2
 		res := conn.ReadUntilEnd(0, within)
 		Expect(res.End).To(Equal(wire.EndEOF),
-			"the client must half-close after its name: no end of stream within %v, half the timeout it was given: %s", within, res)
+			"%s after its name; it must half-close after the name (watched for %v, half the timeout it was given)", res.Did("the client"), within)
 		Expect(conn.Send([]byte(contract.Greeting), Settings.WaitTimeout)).To(Succeed())
 		Expect(conn.Close()).To(Succeed())
 		pending.Wait(pending.Timeout + Settings.WaitTimeout/2)

@@ -55,8 +55,8 @@ var _ = DescribeRequirement("CLI-LIMIT-1", func() {
 				// Exactness is CLI-SEND-1's concern; here every byte of the
 				// name must arrive, neither refused nor cut.
 				Expect(bytes.Contains(got, []byte(c.Name))).To(BeTrue(),
-					"%s: the client must send a name of %d UTF-8 bytes (%d characters) whole; the server got %d bytes",
-					c.Why, size, chars, len(got))
+					"the client sent %s for a name of %d UTF-8 bytes (%d characters); it must send a name of up to 1024 bytes whole: %s",
+					byteDiff([]byte(c.Name), got), size, chars, c.Why)
 				return
 			}
 
@@ -68,9 +68,9 @@ var _ = DescribeRequirement("CLI-LIMIT-1", func() {
 			pending := StartGreet(probe.Addr(), c.Name, Settings.WaitTimeout)
 			if conn := probe.AcceptOrReturn(pending); conn != nil {
 				sent := conn.ReadFor(Settings.Gap)
-				Fail(fmt.Sprintf("%s: the client must send nothing for a name of %d UTF-8 bytes (%d characters), "+
-					"but it connected (an empty connection is an empty name to a server) and sent %d bytes in the next %v",
-					c.Why, size, chars, len(sent.Data), Settings.Gap))
+				Fail(fmt.Sprintf("the client connected and sent %d bytes in the next %v for a name of %d UTF-8 bytes (%d characters); "+
+					"it must refuse a name over 1024 bytes without connecting (an empty connection is an empty name to a server): %s",
+					len(sent.Data), Settings.Gap, size, chars, c.Why))
 			}
 			pending.Wait(0)
 			// A wrapped program has no error class of its own: its refusal
@@ -83,7 +83,7 @@ var _ = DescribeRequirement("CLI-LIMIT-1", func() {
 			// user which failure it was; an exit status shared by every
 			// failure cannot be told apart from, say, a refused connection.
 			expectClass(pending, "ERROR_CLASS_NAME_TOO_LONG",
-				fmt.Sprintf("%s: the client must refuse a name of %d UTF-8 bytes (%d characters)", c.Why, size, chars))
+				fmt.Sprintf("a name of %d UTF-8 bytes (%d characters): %s", size, chars, c.Why))
 		},
 		func() []TableEntry {
 			var entries []TableEntry

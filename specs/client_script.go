@@ -212,7 +212,7 @@ func expectClass(g *PendingGreet, want, why string) {
 			hint = "; a wrapped program succeeds by exiting with status 0 after printing the reply on standard output"
 		}
 	}
-	Fail(fmt.Sprintf("%s: the client reported %s (it said %q); it must report %s%s", why, got, resp.GetError(), want, hint))
+	Fail(fmt.Sprintf("the client reported %s (it said %q); it must report %s here (%s)%s", got, resp.GetError(), want, why, hint))
 }
 
 // replyRequirement assigns each case of replies.json to the requirement its

@@ -11,7 +11,8 @@ var _ = DescribeRequirement("CLI-SEND-1", func() {
 		func(n fixtures.Name) {
 			got := exchangeName(n.Name)
 			Expect(string(got)).To(Equal(string(n.Bytes)),
-				"%s: the client must send exactly the %d UTF-8 bytes % x, got % x", n.Why, len(n.Bytes), n.Bytes, got)
+				"the client sent %s for the name %s; it must send exactly the name's %d UTF-8 bytes (% x): %s",
+				byteDiff(n.Bytes, got), n.ID, len(n.Bytes), n.Bytes, n.Why)
 		},
 		func() []TableEntry {
 			var entries []TableEntry

@@ -272,7 +272,7 @@ func (s *ServerUnderTest) Greet(name []byte) (*wire.Conn, wire.Result) {
 func (s *ServerUnderTest) ExpectServing() {
 	GinkgoHelper()
 	_, res := s.Greet([]byte("still-serving"))
-	Expect(string(res.Data)).To(Equal(contract.Greeting), "a later client must still be greeted: %s", res)
+	Expect(string(res.Data)).To(Equal(contract.Greeting), "%s to a later client; a later client must still be greeted", res.Did("the server"))
 }
 
 // PluginExitEntry names the report entry that says a plugin process went

@@ -31,16 +31,17 @@ var _ = DescribeRequirement("SRV-CLOSE-1", func() {
 		}
 		res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 		Expect(res.Data).NotTo(BeEmpty(),
-			"the server must greet a client that sent a %d-byte name (%s): %s", c.TotalBytes, c.Why, res)
+			"%s after a %d-byte name (%s); it must greet such a client", res.Did("the server"), c.TotalBytes, c.Why)
 		Expect(res.End).To(Equal(wire.EndEOF),
-			"the server must end the connection with FIN, not a reset, after a %d-byte name: half-close, drain, then close: %s", c.TotalBytes, res)
+			"%s after a %d-byte name; it must end the connection with FIN, not a reset: half-close, drain, then close", res.Did("the server"), c.TotalBytes)
 		if !halfClose {
 			// Once the server has closed, a byte sent to it draws a reset
 			// and the next send fails.
 			probe := fixtures.Payload(1)
 			Eventually(func() error { return conn.Send(probe, Settings.WaitTimeout) }).
 				WithTimeout(server.Idle+Settings.WaitTimeout).WithPolling(Settings.Gap).
-				Should(HaveOccurred(), "the server must close the connection after draining input for at most T (%v)", server.Idle)
+				Should(HaveOccurred(), "the server kept the connection open, still taking bytes, %v after greeting a %d-byte name; it must close it after draining input for at most T (%v)",
+					server.Idle+Settings.WaitTimeout, c.TotalBytes, server.Idle)
 		}
 		Expect(conn.Close()).To(Succeed())
 		if !server.ObservesReplies() {
@@ -122,9 +123,9 @@ var _ = DescribeRequirement("SRV-IDLE-1", func() {
 		conn := server.Dial()
 		res := conn.ReadUntilEnd(0, server.Idle+Settings.WaitTimeout)
 		Expect(res.Data).To(BeEmpty(),
-			"the server must not send anything on a connection on which no byte arrived: %s", res)
+			"%s on a connection on which no byte arrived; it must send nothing there and close it after T (%v)", res.Did("the server"), server.Idle)
 		Expect(res.End).To(BeElementOf(wire.EndEOF, wire.EndReset),
-			"the server must close a connection on which no byte arrived for T (%v): %s", server.Idle, res)
+			"%s on a connection on which no byte arrived; it must close it after T (%v)", res.Did("the server"), server.Idle)
 	})
 })
 

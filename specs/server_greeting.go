@@ -29,8 +29,8 @@ var _ = DescribeRequirement("SRV-GREET-1", func() {
 			sendName(conn, name)
 			res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 			Expect(res.Data).To(Equal([]byte(contract.Greeting)),
-				"after the name has ended the server must send exactly the 22 bytes %q, with nothing before or after them: %s",
-				contract.Greeting, res)
+				"%s after the name had ended; it must send exactly the 22 bytes %q, with nothing before or after them",
+				res.Did("the server"), contract.Greeting)
 		},
 		func() []TableEntry {
 			var out []TableEntry
@@ -83,7 +83,7 @@ var _ = DescribeRequirement("SRV-GREET-3", func() {
 	It("closes with FIN after greeting a client that half-closed", func() {
 		server := StartServer(0)
 		_, res := server.Greet(fixtureName("ascii").Bytes)
-		Expect(res.End).To(Equal(wire.EndEOF), "after the greeting the server must close the connection with FIN: %s", res)
+		Expect(res.End).To(Equal(wire.EndEOF), "%s; after the greeting the server must close the connection with FIN", res.Did("the server"))
 	})
 
 	It("closes with FIN after the greeting while the client keeps its sending side open", func() {
@@ -96,7 +96,7 @@ var _ = DescribeRequirement("SRV-GREET-3", func() {
 		Expect(conn.Send(fixtures.Payload(contract.MaxNameBytes), Settings.WaitTimeout)).To(Succeed(), "sending a 1024-byte name")
 		res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 		Expect(res.End).To(Equal(wire.EndEOF),
-			"after the greeting the server must close with FIN without waiting for the client to close first: %s", res)
+			"%s after a 1024-byte name, the client keeping its side open; after the greeting the server must close with FIN without waiting for the client to close first", res.Did("the server"))
 	})
 })
 
@@ -275,7 +275,7 @@ const atOnceIdle = 30 * time.Second
 func expectGreeted(conn *wire.Conn, wait time.Duration, why string) wire.Result {
 	GinkgoHelper()
 	res := conn.ReadUntilEnd(len(contract.Greeting), wait)
-	Expect(res.Data).To(HaveLen(len(contract.Greeting)), "%s: %s", why, res)
+	Expect(res.Data).To(HaveLen(len(contract.Greeting)), "%s; %s", res.Did("the server"), why)
 	return res
 }
 

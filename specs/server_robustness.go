@@ -34,8 +34,8 @@ var _ = DescribeRequirement("SRV-CONC-1", func() {
 		expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing after the name")
 		res := conn.ReadUntilEnd(0, window)
 		Expect(res.Data).NotTo(BeEmpty(),
-			"the server must greet a client %s while another connected client (%s) stays idle: %s",
-			within, idle.LocalAddr(), res)
+			"%s while another connected client (%s) stayed idle; the server must greet a client %s whatever other clients do",
+			res.Did("the server"), idle.LocalAddr(), within)
 	})
 })
 

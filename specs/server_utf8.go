@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/greetspec/greetspec/core/contract"
@@ -171,6 +172,44 @@ func expectReplyAsSent(server *ServerUnderTest, res wire.Result, ev *contract.Co
 // that text reads as text and other bytes as escapes; nil and empty match.
 func equalBytes(want []byte) types.GomegaMatcher {
 	return WithTransform(func(b []byte) string { return fmt.Sprintf("%q", b) }, Equal(fmt.Sprintf("%q", want)))
+}
+
+// byteDiff says, cause first, how got differs from want: bytes added after
+// or before, bytes missing at the end, or the first byte that differs. It
+// keeps long names short by showing only the bytes that differ.
+func byteDiff(want, got []byte) string {
+	const show = 16
+	clip := func(b []byte) string {
+		if len(b) > show {
+			return fmt.Sprintf("% x … (%d bytes)", b[:show], len(b))
+		}
+		return fmt.Sprintf("% x", b)
+	}
+	plural := func(n int) string {
+		if n == 1 {
+			return "1 byte"
+		}
+		return fmt.Sprintf("%d bytes", n)
+	}
+	switch {
+	case bytes.Equal(want, got):
+		return "the same bytes"
+	case len(got) == 0:
+		return "nothing"
+	case len(want) == 0:
+		return fmt.Sprintf("%s (%s) where the name is empty", plural(len(got)), clip(got))
+	case bytes.HasPrefix(got, want):
+		return fmt.Sprintf("%s more after the name (%s)", plural(len(got)-len(want)), clip(got[len(want):]))
+	case bytes.HasSuffix(got, want):
+		return fmt.Sprintf("%s more before the name (%s)", plural(len(got)-len(want)), clip(got[:len(got)-len(want)]))
+	case bytes.HasPrefix(want, got):
+		return fmt.Sprintf("only the first %s of the name's %d", plural(len(got)), len(want))
+	}
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	return fmt.Sprintf("%s that differ from byte %d on (%s where the name has %s)", plural(len(got)), i, clip(got[i:]), clip(want[i:]))
 }
 
 // tail returns the last n characters of s, so that failure messages about

@@ -45,6 +45,35 @@ func (r Result) String() string {
 	return fmt.Sprintf("%d bytes %q, end %s (%v) after %v", len(r.Data), r.Data, r.End, r.Err, r.Elapsed)
 }
 
+// Did says, cause first, what the peer did as this read saw it: what it
+// sent and how the connection ended, for example `the server sent 22 bytes
+// "Welcome to Asif server", then closed the connection (FIN), within 1.1ms`.
+// peer names the other side ("the server").
+func (r Result) Did(peer string) string {
+	sent := "sent nothing"
+	if len(r.Data) > 0 {
+		sent = fmt.Sprintf("sent %d bytes %q", len(r.Data), r.Data)
+	}
+	var end string
+	switch r.End {
+	case EndEOF:
+		end = ", then closed the connection (FIN)"
+	case EndReset:
+		end = ", then reset the connection (RST)"
+	case EndTimeout:
+		end = " and kept the connection open"
+	case EndNone:
+		end = " (the connection is still open)"
+	default:
+		end = fmt.Sprintf(", then the read failed: %v", r.Err)
+	}
+	when := "within"
+	if r.End == EndTimeout {
+		when = "for"
+	}
+	return fmt.Sprintf("%s %s%s, %s %v", peer, sent, end, when, r.Elapsed.Round(time.Microsecond))
+}
+
 // Dial connects to addr ("host:port", IPv4 or IPv6) over TCP, giving up after
 // timeout. The transcript starts with the dial, so the connect record shows
 // how long it took.

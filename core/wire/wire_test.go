@@ -525,3 +525,21 @@ func TestTranscriptIsSafeForConcurrentUse(t *testing.T) {
 		t.Fatalf("%d records, want 200", n)
 	}
 }
+
+// Did puts what the peer did first: its bytes, then how the connection
+// ended, in words.
+func TestResultDid(t *testing.T) {
+	for _, c := range []struct {
+		r    Result
+		want string
+	}{
+		{Result{Data: []byte("hi"), End: EndEOF, Elapsed: time.Millisecond}, `the server sent 2 bytes "hi", then closed the connection (FIN), within 1ms`},
+		{Result{End: EndReset, Elapsed: time.Millisecond}, `the server sent nothing, then reset the connection (RST), within 1ms`},
+		{Result{End: EndTimeout, Elapsed: time.Second}, `the server sent nothing and kept the connection open, for 1s`},
+		{Result{Data: []byte("x"), End: EndNone}, `the server sent 1 bytes "x" (the connection is still open), within 0s`},
+	} {
+		if got := c.r.Did("the server"); got != c.want {
+			t.Errorf("Did = %q, want %q", got, c.want)
+		}
+	}
+}

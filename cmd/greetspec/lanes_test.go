@@ -220,6 +220,7 @@ func lanePIDs(env string) []int {
 }
 
 func TestExplainWaits(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, time.Minute, "run", "--explain-waits", "--idle-timeout", "400ms", "--gap", "20ms")
 	if r.code != 0 {
 		t.Fatalf("exit status %d\n%s\n%s", r.code, r.stdout, r.stderr)

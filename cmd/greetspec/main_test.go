@@ -233,6 +233,7 @@ func TestRunFaultyFailsWithRepro(t *testing.T) {
 // A plugin that exits in the middle of a spec fails that spec with a
 // message naming the plugin and its exit, and leaves nothing running.
 func TestPluginExitingMidwayIsReported(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		flag, plugin, filter string
 	}{
@@ -266,6 +267,7 @@ func TestHangingPluginDoesNotHangTheRun(t *testing.T) {
 }
 
 func TestUsageAndSetupErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		args []string
@@ -322,6 +324,7 @@ func TestUsageAndSetupErrors(t *testing.T) {
 }
 
 func TestHelpExplainsEveryFlag(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, time.Minute, "run", "--help")
 	if r.code != 0 {
 		t.Fatalf("exit status %d", r.code)
@@ -334,6 +337,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 }
 
 func TestListCoversEveryRequirement(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, time.Minute, "list")
 	if r.code != 0 {
 		t.Fatalf("exit status %d (a requirement without spec?)\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -529,6 +533,7 @@ func TestAddressMode(t *testing.T) {
 
 // Ginkgo flags after "--" reach the suite.
 func TestGinkgoFlagsPassThrough(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, 2*time.Minute, "run", "--label-filter", "SRV-GREET-3", "--", "--seed=5", "--ginkgo.randomize-all")
 	if r.code != 0 || !strings.Contains(r.stdout, "Random Seed: 5 - will randomize all specs") {
 		t.Fatalf("exit status %d; ginkgo flags not applied:\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -538,6 +543,7 @@ func TestGinkgoFlagsPassThrough(t *testing.T) {
 // A focus on part of a requirement's specs verifies only that part: the
 // requirement is PARTIAL, never PASS, and the run exits 3.
 func TestFocusSubsetIsPartial(t *testing.T) {
+	t.Parallel()
 	report := filepath.Join(t.TempDir(), "verdicts.json")
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	r := runCLI(t, 2*time.Minute, "run", "--server", "builtin:reference", "--label-filter", "SRV-GREET-1", "--focus", "ascii$",
@@ -572,6 +578,7 @@ func TestFocusSubsetIsPartial(t *testing.T) {
 // A failure's summary line keeps its end: the decisive trailing newline of
 // a greeting is shown, escaped.
 func TestFailureLineShowsTheDifference(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, 2*time.Minute, "run", "--server", "builtin:faulty/greeting-newline", "--label-filter", "SRV-GREET-1", "--focus", "ascii$")
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -585,6 +592,7 @@ func TestFailureLineShowsTheDifference(t *testing.T) {
 // plugin starts (here the plugin does not even exist): never a panic, never
 // Ginkgo's colour codes.
 func TestBadFiltersAreUsageErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		args []string

@@ -316,6 +316,7 @@ func TestWrappedServerLogChannel(t *testing.T) {
 // A target that accepts no connection, or a log that cannot be followed, is
 // a setup error before any spec runs.
 func TestAddressModeSetupErrors(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

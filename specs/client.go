@@ -99,10 +99,44 @@ func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 // Wait waits up to within for the client to return and gives its response.
 func (g *PendingGreet) Wait(within time.Duration) *contract.GreetResponse {
 	GinkgoHelper()
-	Eventually(g.done).WithTimeout(within).Should(BeClosed(),
-		"the client under test must return within %v (it was given a timeout of %v)", within, g.Timeout)
+	expectClosed(g.done, within, "the client under test must return within %v (it was given a timeout of %v)", within, g.Timeout)
 	Expect(g.err).NotTo(HaveOccurred(), "the client plugin failed")
 	return g.resp
+}
+
+// expectClosed fails the spec unless done is closed within within
+// (WaitTimeout if zero or less), with the message shaped as Gomega's for a
+// wait that timed out: "Timed out after 1.500s." and then what should have
+// happened. It ends the moment done is closed.
+func expectClosed(done <-chan struct{}, within time.Duration, format string, args ...any) {
+	GinkgoHelper()
+	if within <= 0 {
+		within = Settings.WaitTimeout
+	}
+	if !awaitClosed(done, within) {
+		Fail(fmt.Sprintf("Timed out after %.3fs.\n", within.Seconds()) + fmt.Sprintf(format, args...))
+	}
+}
+
+// awaitClosed waits up to within (WaitTimeout if zero or less) for done to
+// be closed and reports whether it was. It ends the moment done is closed.
+func awaitClosed(done <-chan struct{}, within time.Duration) bool {
+	if within <= 0 {
+		within = Settings.WaitTimeout
+	}
+	t := time.NewTimer(within)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // returned reports whether the client has returned.
@@ -152,36 +186,28 @@ func listenLoopback() (*wire.Listener, error) {
 	return wire.Listen("127.0.0.1:0")
 }
 
-// acceptPoll is how long one look for a connection lasts while the probe
-// also watches the client return; it only sets how often both are checked.
-const acceptPoll = 25 * time.Millisecond
-
 // AcceptOrReturn waits until the client of g connects, and returns the
 // connection, or until it returns without connecting, and returns nil.
 // Both should happen: the wait is bounded by the client's own timeout plus
-// WaitTimeout, past which the spec fails.
+// WaitTimeout, past which the spec fails. It ends the moment either
+// happens; once the client has returned, a gap more (Settings.Gap, a
+// designed wait stated by DesignedWaits) is given to a connection it made
+// just before returning.
 func (p *ProbeServer) AcceptOrReturn(g *PendingGreet) *wire.Conn {
 	GinkgoHelper()
 	limit := g.Timeout + Settings.WaitTimeout
-	deadline := time.Now().Add(limit)
-	for {
-		// Read before the look, so that a connection made just before the
-		// client returned is still found by this look.
-		returned := g.returned()
-		conn, err := p.Listener.Accept(acceptPoll)
-		if err == nil {
-			attachTranscript("probe server <- client "+conn.RemoteAddr(), conn)
-			return conn
-		}
-		Expect(errors.Is(err, os.ErrDeadlineExceeded)).To(BeTrue(), "accepting the client's connection: %v", err)
-		if returned {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			Fail(fmt.Sprintf("the client under test must connect to the server, but it neither connected nor returned within %v (the timeout it was given, %v, plus %v)",
-				limit, g.Timeout, Settings.WaitTimeout))
-		}
+	conn, err := p.Listener.AcceptUnless(g.done, Settings.Gap, limit)
+	if err == nil {
+		attachTranscript("probe server <- client "+conn.RemoteAddr(), conn)
+		return conn
 	}
+	Expect(errors.Is(err, os.ErrDeadlineExceeded)).To(BeTrue(), "accepting the client's connection: %v", err)
+	if g.returned() {
+		return nil
+	}
+	Fail(fmt.Sprintf("the client under test must connect to the server, but it neither connected nor returned within %v (the timeout it was given, %v, plus %v)",
+		limit, g.Timeout, Settings.WaitTimeout))
+	return nil
 }
 
 // Accept waits for the client of g to connect; a client that returns

@@ -113,7 +113,7 @@ func playReply(r fixtures.Reply, timeout time.Duration) *PendingGreet {
 	// ignores its timeout is caught here, before the RPC deadline that
 	// StartGreet sets at the full WaitTimeout.
 	within := timeout + Settings.WaitTimeout/2
-	Eventually(pending.done).WithTimeout(within).Should(BeClosed(),
+	expectClosed(pending.done, within,
 		"the client was given a timeout of %v and must have returned %v later", timeout, within)
 	pending.Wait(0)
 	return pending

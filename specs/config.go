@@ -51,10 +51,10 @@ type Config struct {
 
 // DefaultIdleTimeout is the default T. Every designed wait of the suite is
 // a multiple of T or of the gap (see DesignedWaits), so T sets the suite's
-// floor; 250 ms keeps it low and still far above the scheduling delays of
+// floor; 200 ms keeps it low and still far above the scheduling delays of
 // a loaded machine (BENCHMARKS.md records the runs under a CPU hog that
 // chose it).
-const DefaultIdleTimeout = 250 * time.Millisecond
+const DefaultIdleTimeout = 200 * time.Millisecond
 
 // DefaultConfig tests the bundled reference plugins with timings that keep
 // the suite fast: short designed waits (T, gap) and a generous bound

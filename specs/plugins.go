@@ -64,6 +64,30 @@ func (s *slot) get() (*host.Plugin, error) {
 	return p, nil
 }
 
+// Prelaunch starts launching the plugins of the given roles ("server",
+// "client") at once, each in the background, and returns: a spec that needs
+// one waits for its launch instead of starting it. A launch that fails is
+// retried, and reported, by the first spec that needs the plugin.
+func Prelaunch(roles ...string) {
+	for _, r := range roles {
+		var s *slot
+		switch {
+		case r == "server" && Settings.Server != "" && Settings.Target == "":
+			s = serverSlot
+		case r == "client" && Settings.Client != "":
+			s = clientSlot
+		default:
+			continue
+		}
+		prelaunching.Add(1)
+		go func() { defer prelaunching.Done(); _, _ = s.get() }()
+	}
+}
+
+// prelaunching counts the launches Prelaunch started; ClosePlugins waits
+// for them, so that none ends after the plugins were closed.
+var prelaunching sync.WaitGroup
+
 // close ends the plugin, if any.
 func (s *slot) close() {
 	s.mu.Lock()
@@ -77,6 +101,7 @@ func (s *slot) close() {
 // ClosePlugins ends every plugin process this suite process started. The
 // suite calls it after all specs; a runner that stops early calls it too.
 func ClosePlugins() {
+	prelaunching.Wait()
 	serverSlot.close()
 	clientSlot.close()
 	targetLog.close()

@@ -38,6 +38,14 @@ type ServerUnderTest struct {
 	exited   string        // why the server stopped serving on its own, if it did
 }
 
+// untimedIdle is T for the servers of specs whose verdict does not depend
+// on T (a whole name, then end of stream): ten times T, so that a probe
+// that a loaded machine delays between its connect and its name does not
+// race the server's idle close, while a server that hangs is still failed
+// within WaitTimeout plus that T. Specs that judge T start their server
+// with T itself (StartServer(0)).
+func untimedIdle() time.Duration { return 10 * Settings.IdleTimeout }
+
 // StartServer starts the server under test on 127.0.0.1 port 0 with the
 // idle timeout idle (Settings.IdleTimeout if zero) and stops it when the
 // spec ends. In address mode nothing is started: the running server keeps

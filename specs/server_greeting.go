@@ -24,7 +24,7 @@ import (
 var _ = DescribeRequirement("SRV-GREET-1", func() {
 	DescribeTable("replies with exactly the greeting whatever the name",
 		func(name []byte) {
-			server := StartServer(0)
+			server := StartServer(untimedIdle())
 			conn := server.Dial()
 			sendName(conn, name)
 			res := conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
@@ -81,7 +81,7 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 
 var _ = DescribeRequirement("SRV-GREET-3", func() {
 	It("closes with FIN after greeting a client that half-closed", func() {
-		server := StartServer(0)
+		server := StartServer(untimedIdle())
 		_, res := server.Greet(fixtureName("ascii").Bytes)
 		Expect(res.End).To(Equal(wire.EndEOF), "%s; after the greeting the server must close the connection with FIN", res.Did("the server"))
 	})
@@ -179,7 +179,7 @@ var _ = DescribeRequirement("SRV-NAME-3", func() {
 
 var _ = DescribeRequirement("SRV-LOG-1", func() {
 	It("logs exactly one line for a connection: no second line follows within T", func() {
-		server := StartServer(0)
+		server := StartServer(untimedIdle())
 		conn := server.Dial()
 		sendName(conn, fixtureName("ascii").Bytes)
 		conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
@@ -191,7 +191,7 @@ var _ = DescribeRequirement("SRV-LOG-1", func() {
 
 	DescribeTable("logs one line `connected with: <address> <name>` for the connection",
 		func(name []byte) {
-			server := StartServer(0)
+			server := StartServer(untimedIdle())
 			conn := server.Dial()
 			sendName(conn, name)
 			conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)

@@ -57,11 +57,11 @@ func Partial(reason string) {
 // settleTime is how long SRV-LOG-1 and SRV-CONC-2 keep watching after a
 // connection was reported, to catch a second report of it: T, the longest
 // a conforming server spends on a connection after its name ended (the
-// drain), with a floor for very short T.
+// drain). It is derived from T alone, as DesignedWaits states.
 func (s *ServerUnderTest) settleTime() time.Duration {
 	// A server given the long T of an "at once" spec settles within the
 	// run's T all the same: T there only keeps a slow probe from racing it.
-	return max(min(s.Idle, Settings.IdleTimeout), 500*time.Millisecond)
+	return min(s.Idle, Settings.IdleTimeout)
 }
 
 // ExpectReportedOnce checks that the connection from conn, already

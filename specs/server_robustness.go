@@ -133,7 +133,7 @@ var _ = DescribeRequirement("SRV-LOG-2", func() {
 // line says.
 func loggedEvent(c fixtures.Name) *contract.ConnectionEvent {
 	GinkgoHelper()
-	server := StartServer(0)
+	server := StartServer(untimedIdle())
 	conn := exchangeForEvent(server, c.Bytes)
 	return server.EventFor(conn, 0)
 }

@@ -27,7 +27,7 @@ var _ = DescribeRequirement("SRV-UTF8-1", func() {
 var _ = DescribeRequirement("SRV-UTF8-2", func() {
 	DescribeTable("greets a client whose name is invalid UTF-8, then serves the next client",
 		func(c fixtures.Invalid) {
-			server := StartServer(0)
+			server := StartServer(untimedIdle())
 			conn, res := greetThenClose(server, c.Bytes)
 			// The event also says the server is done with that connection,
 			// so that a server dying after it cannot let the next client in.
@@ -147,7 +147,7 @@ func expectStillServing(server *ServerUnderTest, after string) {
 // requirement's decoding was expected.
 func expectDecodedAs(name []byte, want, rule string) {
 	GinkgoHelper()
-	server := StartServer(0)
+	server := StartServer(untimedIdle())
 	conn := exchangeForEvent(server, name)
 	ev := server.EventFor(conn, 0)
 	server.expectRaw(ev, name, "the server must take the name's bytes as sent")

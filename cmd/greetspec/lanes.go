@@ -33,6 +33,11 @@ func (s *speedOptions) register(f *pflag.FlagSet) {
 	f.BoolVar(&s.explainWaits, "explain-waits", false, "print every designed wait of the suite and the floor the timing flags imply, and exit")
 }
 
+// selectedRoles are the roles under test that the run's filters select
+// specs of (set by selection): each lane launches their plugins at its
+// start.
+var selectedRoles []string
+
 // launchSuite runs the suite serially in this process (RunSpecs) or in
 // lanes, and leaves the report in verdictReport. Lanes are not used where
 // they would change what is tested: a running --target, or a plugin
@@ -75,7 +80,7 @@ func (o *runOptions) launchSuite(t *fakeT, suite types.SuiteConfig, rep types.Re
 		Exe: exe, Settings: specs.Settings, PluginLog: o.pluginLog,
 		Suite: suite, Reporter: rep, Description: "greetspec conformance",
 		Out: os.Stdout, Stderr: os.Stderr,
-		Pins: pinsOf(o),
+		Pins: pinsOf(o), Prelaunch: selectedRoles,
 	})
 	if errors.Is(err, runner.ErrInterrupted) {
 		verdictReport = &report

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
@@ -237,14 +238,25 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 
 	// Start each plugin once before the suite, so that a missing file or a
 	// program that is not a plugin is a setup error, not 60 failed specs.
-	for _, role := range []struct{ name, ref string }{{"server", o.server}, {"client", o.client}} {
+	// Both roles are checked at once; the server's error is reported first.
+	checked := []struct{ name, ref string }{{"server", o.server}, {"client", o.client}}
+	errs := make([]error, len(checked))
+	var checks sync.WaitGroup
+	for i, role := range checked {
 		if role.ref == "" {
 			continue
 		}
-		err := preflight(intr.ctx, role.name, role.ref, self, s.StartTimeout)
-		if sig, _ := intr.signalled(); sig != nil {
-			return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted by %s before any spec ran; nothing was tested", signalName(sig))}
-		}
+		checks.Add(1)
+		go func() {
+			defer checks.Done()
+			errs[i] = preflight(intr.ctx, role.name, role.ref, self, s.StartTimeout)
+		}()
+	}
+	checks.Wait()
+	if sig, _ := intr.signalled(); sig != nil {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted by %s before any spec ran; nothing was tested", signalName(sig))}
+	}
+	for _, err := range errs {
 		if err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}

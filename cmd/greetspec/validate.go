@@ -195,6 +195,12 @@ func (o *runOptions) selection() (map[string]bool, error) {
 		tested = append(tested, "client")
 		n += roles["client"]
 	}
+	selectedRoles = nil
+	for _, r := range tested {
+		if roles[r] > 0 {
+			selectedRoles = append(selectedRoles, r)
+		}
+	}
 	if n == 0 {
 		conf, _ := GinkgoConfiguration()
 		return nil, usageErr("no spec matched the filters for the role under test (%s): nothing would be tested (label filter %q, focus %q, skip %q; %d server and %d client specs selected)",

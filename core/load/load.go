@@ -73,6 +73,61 @@ type Result struct {
 	Max         time.Duration      `json:"max_ns"`
 	// Background says how many idle and slowloris connections were held.
 	Background int `json:"background_connections,omitempty"`
+	// Rounds is how many measurements were merged into this one (see
+	// Merge); 0 or 1 for one.
+	Rounds int `json:"rounds,omitempty"`
+	// ServerCPU is the CPU time the server's processes used during the
+	// measurement, when the caller could measure it (0: not measured), and
+	// ServerCPUPerGreeting that time per successful greeting. Unlike the
+	// rate, it hardly depends on what else the machine runs.
+	ServerCPU            time.Duration `json:"server_cpu_ns,omitempty"`
+	ServerCPUPerGreeting time.Duration `json:"server_cpu_per_greeting_ns,omitempty"`
+
+	lat []time.Duration // sorted latencies of the successful exchanges
+}
+
+// Merge combines measurements of one server at one concurrency taken in
+// several rounds (alternating with another server's, so that both see the
+// same machine load) into one: counts and times add up, the percentiles are
+// those of all the exchanges together.
+func Merge(rs ...Result) Result {
+	var m Result
+	for i, r := range rs {
+		if i == 0 {
+			m.Concurrency = r.Concurrency
+		}
+		m.Exchanges += r.Exchanges
+		m.OK += r.OK
+		m.Elapsed += r.Elapsed
+		for c, n := range r.Errors {
+			if m.Errors == nil {
+				m.Errors = map[ErrorClass]int{}
+			}
+			m.Errors[c] += n
+		}
+		m.Background = max(m.Background, r.Background)
+		m.ServerCPU += r.ServerCPU
+		m.lat = append(m.lat, r.lat...)
+		m.Rounds += max(r.Rounds, 1)
+	}
+	m.summarise()
+	return m
+}
+
+// summarise sets the rate and the percentiles from the counts and lat.
+func (r *Result) summarise() {
+	r.PerSecond, r.ServerCPUPerGreeting = 0, 0
+	if r.OK > 0 {
+		r.ServerCPUPerGreeting = r.ServerCPU / time.Duration(r.OK)
+	}
+	if r.Elapsed > 0 {
+		r.PerSecond = float64(r.OK) / r.Elapsed.Seconds()
+	}
+	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+	r.P50, r.P90, r.P99, r.Max = 0, 0, 0, 0
+	if n := len(r.lat); n > 0 {
+		r.P50, r.P90, r.P99, r.Max = r.lat[n*50/100], r.lat[n*90/100], r.lat[n*99/100], r.lat[n-1]
+	}
 }
 
 // Run measures cfg. It returns when Duration has passed or MaxExchanges
@@ -156,11 +211,8 @@ func Run(ctx context.Context, cfg Config) Result {
 	if len(errs) > 0 {
 		r.Errors = errs
 	}
-	r.PerSecond = float64(r.OK) / r.Elapsed.Seconds()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	if n := len(lat); n > 0 {
-		r.P50, r.P90, r.P99, r.Max = lat[n*50/100], lat[n*90/100], lat[n*99/100], lat[n-1]
-	}
+	r.lat = lat
+	r.summarise()
 	return r
 }
 
@@ -199,7 +251,7 @@ func classify(err error) ErrorClass {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return Refused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ENOTCONN): // ENOTCONN: a half-close after the peer's reset
 		return Reset
 	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EADDRINUSE):
 		return PortsExhausted

@@ -3,12 +3,14 @@ package load
 import (
 	"context"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 func TestRunAgainstRawServer(t *testing.T) {
-	srv, err := StartRaw("127.0.0.1:0", time.Second)
+	srv, err := StartRaw("127.0.0.1:0", time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +25,7 @@ func TestRunAgainstRawServer(t *testing.T) {
 }
 
 func TestRunRespectsItsDuration(t *testing.T) {
-	srv, err := StartRaw("127.0.0.1:0", time.Second)
+	srv, err := StartRaw("127.0.0.1:0", time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,4 +80,60 @@ func TestErrorsAreClassified(t *testing.T) {
 		}
 		ln.Close()
 	}
+}
+
+// The raw server does the protocol's whole work, its log line included.
+func TestRawServerLogs(t *testing.T) {
+	var log syncBuffer
+	srv, err := StartRaw("127.0.0.1:0", time.Second, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := Exchange(srv.Addr(), []byte("a\nb"), 2*time.Second); c != "" {
+		t.Fatalf("exchange: %s", c)
+	}
+	srv.Close()
+	if got := log.String(); !strings.HasPrefix(got, "connected with: 127.0.0.1:") || !strings.HasSuffix(got, ` a\nb`+"\n") {
+		t.Errorf("log %q: want one escaped line", got)
+	}
+}
+
+// Merged rounds add up and keep the percentiles of all the exchanges.
+func TestMerge(t *testing.T) {
+	ms := func(ds ...int) []time.Duration {
+		var out []time.Duration
+		for _, d := range ds {
+			out = append(out, time.Duration(d)*time.Millisecond)
+		}
+		return out
+	}
+	a := Result{Concurrency: 8, Exchanges: 3, OK: 2, Errors: map[ErrorClass]int{Reset: 1}, Elapsed: time.Second, lat: ms(1, 3)}
+	b := Result{Concurrency: 8, Exchanges: 2, OK: 2, Errors: map[ErrorClass]int{Reset: 1, Timeout: 2}, Elapsed: time.Second, lat: ms(4, 2), Background: 3}
+	m := Merge(a, b)
+	if m.Exchanges != 5 || m.OK != 4 || m.Elapsed != 2*time.Second || m.PerSecond != 2 || m.Rounds != 2 || m.Background != 3 || m.Concurrency != 8 {
+		t.Errorf("merged %+v", m)
+	}
+	if m.Errors[Reset] != 2 || m.Errors[Timeout] != 2 {
+		t.Errorf("errors %v", m.Errors)
+	}
+	if m.P50 != 3*time.Millisecond || m.Max != 4*time.Millisecond {
+		t.Errorf("p50 %v max %v, want 3ms and 4ms", m.P50, m.Max)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -3,6 +3,7 @@ package load
 import (
 	"errors"
 	"io"
+	"log"
 	"net"
 	"sync"
 	"time"
@@ -12,20 +13,26 @@ import (
 
 // RawServer is the minimal correct goroutine-per-connection greeting server
 // that benchmarks compare other servers with: no plugin boundary, no events,
-// no log.
+// but the protocol's whole work, its log line included.
 type RawServer struct {
-	ln net.Listener
-	wg sync.WaitGroup
+	ln  net.Listener
+	wg  sync.WaitGroup
+	log *log.Logger
 }
 
 // StartRaw listens on addr (127.0.0.1:0 for a free port) with idle timeout
-// idle and serves until Close.
-func StartRaw(addr string, idle time.Duration) (*RawServer, error) {
+// idle and serves until Close. It writes one log line per greeted
+// connection to logTo (the protocol's "connected with: <address> <name>",
+// the name escaped), as the reference server does; nil discards them.
+func StartRaw(addr string, idle time.Duration, logTo io.Writer) (*RawServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	s := &RawServer{ln: ln}
+	if logTo == nil {
+		logTo = io.Discard
+	}
+	s := &RawServer{ln: ln, log: log.New(logTo, "", 0)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -37,7 +44,7 @@ func StartRaw(addr string, idle time.Duration) (*RawServer, error) {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				rawExchange(c.(*net.TCPConn), idle)
+				s.exchange(c.(*net.TCPConn), idle)
 			}()
 		}
 	}()
@@ -55,7 +62,7 @@ func (s *RawServer) Close() error {
 	return err
 }
 
-func rawExchange(c *net.TCPConn, idle time.Duration) {
+func (s *RawServer) exchange(c *net.TCPConn, idle time.Duration) {
 	defer c.Close()
 	buf := make([]byte, contract.MaxNameBytes)
 	n := 0
@@ -74,7 +81,7 @@ func rawExchange(c *net.TCPConn, idle time.Duration) {
 			break
 		}
 	}
-	_ = contract.DecodeUTF8(buf[:n])
+	s.log.Println("connected with: " + c.RemoteAddr().String() + " " + contract.EscapeLogName(contract.DecodeUTF8(buf[:n])))
 	if _, err := c.Write([]byte(contract.Greeting)); err != nil {
 		return
 	}

@@ -319,6 +319,35 @@ func (l *Listener) Accept(timeout time.Duration) (*Conn, error) {
 	return c, nil
 }
 
+// AcceptUnless waits at most timeout for a connection, or until done is
+// closed; from then on it waits at most grace more, so that a connection
+// made just before done was closed is still accepted. It returns an error
+// wrapping os.ErrDeadlineExceeded when no connection came. Nothing polls:
+// the wait ends the moment a connection arrives or grace runs out.
+func (l *Listener) AcceptUnless(done <-chan struct{}, grace, timeout time.Duration) (*Conn, error) {
+	if err := l.tcp.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return nil, fmt.Errorf("wire: accept: %w", err)
+	}
+	stop, woke := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(woke)
+		select {
+		case <-done:
+			_ = l.tcp.SetDeadline(time.Now().Add(grace))
+		case <-stop:
+		}
+	}()
+	tc, err := l.tcp.AcceptTCP()
+	close(stop)
+	<-woke // no deadline is set after this call returns
+	if err != nil {
+		return nil, fmt.Errorf("wire: accept: %w", err)
+	}
+	c := newConn(tc, time.Now())
+	c.t.add("accept", nil, c.RemoteAddr()+" -> "+c.LocalAddr())
+	return c, nil
+}
+
 // Close stops listening. Connections already accepted stay open.
 func (l *Listener) Close() error {
 	if err := l.tcp.Close(); err != nil {

@@ -7,6 +7,7 @@ package builtin
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -75,9 +76,19 @@ func ServeIfRequested() {
 		fmt.Fprintf(os.Stderr, "greetspec: built-in plugin %s: %v\n", name, err)
 		os.Exit(2)
 	}
+	if path := os.Getenv(CPUProfileEnv); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.StartCPUProfile(f)
+		}
+	}
 	contract.Serve(p)
+	pprof.StopCPUProfile() // writes the profile, if one was started
 	os.Exit(0)
 }
+
+// CPUProfileEnv, when set for a built-in plugin, names the file its CPU
+// profile is written to when it is shut down (greetspec bench --cpuprofile).
+const CPUProfileEnv = "GREETSPEC_CPUPROFILE"
 
 func init() {
 	Register(Entry{

@@ -5,9 +5,9 @@
 package reference
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -24,7 +24,8 @@ const DefaultIdleTimeout = 10 * time.Second
 // Server is the reference server: a goroutine per connection, the name read
 // until 1024 bytes, end of stream or T of silence, and an orderly close.
 type Server struct {
-	// Log receives the server's log lines; nil means standard error.
+	// Log receives the server's log lines; nil means the process's standard
+	// error (see stderr).
 	Log *log.Logger
 
 	mu       sync.Mutex
@@ -90,7 +91,10 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) *contract.Connecti
 	ev := &contract.ConnectionEvent{RemoteAddress: conn.RemoteAddr().String()}
 
 	name, end, err := readName(conn, idle)
-	ev.NameRaw, ev.NameEnd = name, end
+	// A copy of the name's bytes, not the 1024-byte read buffer: the event is
+	// kept until the next Start (every connection of a run, a benchmark's
+	// hundreds of thousands included).
+	ev.NameRaw, ev.NameEnd = bytes.Clone(name), end
 	if err != nil {
 		ev.Error = err.Error()
 	}
@@ -98,8 +102,8 @@ func (s *Server) serve(conn *net.TCPConn, idle time.Duration) *contract.Connecti
 		return ev // no name: nobody to greet (SRV-IDLE-1)
 	}
 	ev.Name = contract.DecodeUTF8(name)
-	ev.LogLine = fmt.Sprintf("connected with: %s %s", ev.RemoteAddress, contract.EscapeLogName(ev.Name))
-	s.logger().Println(ev.LogLine)
+	ev.LogLine = "connected with: " + ev.RemoteAddress + " " + contract.EscapeLogName(ev.Name)
+	s.logger().Print(ev.LogLine)
 
 	_ = conn.SetWriteDeadline(time.Now().Add(idle))
 	n, err := conn.Write([]byte(contract.Greeting))
@@ -138,11 +142,19 @@ func readName(conn net.Conn, idle time.Duration) ([]byte, contract.NameEnd, erro
 	return buf[:n], contract.NameEnd_NAME_END_LIMIT, nil
 }
 
+// stderr is the process's standard error as it started. A Go plugin's
+// go-plugin Serve later points os.Stderr at a pipe whose lines it relays to
+// the host over its gRPC stdio stream (a goroutine, a gRPC message and a TLS
+// record per line, which the host then discards); the reference server
+// writes its log to file descriptor 2 itself, which the host drains line by
+// line and keeps the last lines of for its error messages.
+var stderr = log.New(os.Stderr, "", 0)
+
 func (s *Server) logger() *log.Logger {
 	if s.Log != nil {
 		return s.Log
 	}
-	return log.New(os.Stderr, "", 0)
+	return stderr
 }
 
 // Stop closes the listener and every open connection, then waits for the

@@ -14,7 +14,6 @@ import (
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/specs"
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 )
@@ -35,6 +34,8 @@ type laneConfig struct {
 	// Pins are the plugin references' pinned SHA-256 sums (hex), checked
 	// at each launch in the lane as in the parent (host.PinSHA256).
 	Pins map[string]string
+	// Prelaunch names the roles whose plugins the lane launches at once.
+	Prelaunch []string
 }
 
 // request is a lane's message to the parent; response is the answer.
@@ -50,18 +51,48 @@ type request struct {
 
 type response struct {
 	Granted bool
+	// Taken lists later ordinals that other lanes have claimed (or that are
+	// outside the shard): the lane skips them without asking.
+	Taken []int `json:",omitempty"`
 }
 
 // laneClient is this process's connection to the parent, when it is a lane.
 type laneClient struct {
-	mu       sync.Mutex
-	lane     int
-	enc      *json.Encoder
-	dec      *json.Decoder
-	next     int            // ordinal of the next spec to reach the claim hook
-	claimed  map[int]bool   // ordinals this lane runs
-	ordinals map[string]int // specKey -> ordinal, for the specs it runs
-	current  int            // ordinal of the spec now running, -1 if none
+	mu        sync.Mutex
+	lane      int
+	enc       *json.Encoder
+	dec       *json.Decoder
+	next      int            // ordinal of the next spec to reach the claim hook
+	claimed   map[int]bool   // ordinals this lane runs
+	taken     map[int]bool   // ordinals the parent said are not this lane's
+	ordinals  map[string]int // specKey -> ordinal, for the specs it runs
+	current   int            // ordinal of the spec now running, -1 if none
+	outbox    chan request   // reports on their way to the parent
+	sent      chan struct{}  // closed when the outbox is empty and closed
+	flushOnce sync.Once
+}
+
+// send writes the reports of the outbox to the parent, which does not
+// answer them: a lane goes on with its next spec while its last report is
+// encoded and written.
+func (c *laneClient) send() {
+	defer close(c.sent)
+	for r := range c.outbox {
+		r.Lane = c.lane
+		c.mu.Lock()
+		err := c.enc.Encode(r)
+		c.mu.Unlock()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "greetspec lane: lost the parent:", err)
+			os.Exit(3)
+		}
+	}
+}
+
+// flush waits until every report was written.
+func (c *laneClient) flush() {
+	c.flushOnce.Do(func() { close(c.outbox) })
+	<-c.sent
 }
 
 func (c *laneClient) ask(r request) (response, error) {
@@ -91,11 +122,17 @@ var _ = BeforeEach(func() {
 	ord := c.next
 	c.next++
 	c.current = -1
+	if c.taken[ord] {
+		Skip(NotClaimedPrefix + strconv.Itoa(ord))
+	}
 	resp, err := c.ask(request{Kind: "claim", Ordinal: ord, Text: CurrentSpecReport().FullText()})
 	if err != nil {
 		// The parent is gone: nothing this lane runs would be reported.
 		fmt.Fprintln(os.Stderr, "greetspec lane: lost the parent:", err)
 		os.Exit(3)
+	}
+	for _, o := range resp.Taken {
+		c.taken[o] = true
 	}
 	if !resp.Granted {
 		Skip(NotClaimedPrefix + strconv.Itoa(ord))
@@ -114,10 +151,7 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 	ord := c.current
 	c.current = -1
-	if _, err := c.ask(request{Kind: "done", Ordinal: ord, Text: r.FullText(), Report: &r}); err != nil {
-		fmt.Fprintln(os.Stderr, "greetspec lane: lost the parent:", err)
-		os.Exit(3)
-	}
+	c.outbox <- request{Kind: "done", Ordinal: ord, Text: r.FullText(), Report: &r}
 })
 
 // reportPath is where this lane writes its report at the end.
@@ -132,6 +166,7 @@ var _ = ReportAfterSuite("greetspec lane report", func(r Report) {
 	if c == nil {
 		return
 	}
+	c.flush()
 	slim := r
 	slim.SpecReports = nil
 	for _, sr := range r.SpecReports {
@@ -150,7 +185,14 @@ var _ = ReportAfterSuite("greetspec lane report", func(r Report) {
 		}
 		slim.SpecReports = append(slim.SpecReports, sr)
 	}
-	if err := reporters.GenerateJSONReport(slim, reportPath); err != nil {
+	// Compact JSON in the shape of Ginkgo's JSON report (a list of one
+	// report): the parent reads it, no one else, and indenting it cost a
+	// tenth of a lane's CPU.
+	data, err := json.Marshal([]types.Report{slim})
+	if err == nil {
+		err = os.WriteFile(reportPath, data, 0o600)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "greetspec lane: writing the report:", err)
 	}
 })
@@ -187,7 +229,9 @@ func Lane(configPath string, index int) int {
 		return 2
 	}
 	defer conn.Close()
-	active = &laneClient{lane: index, enc: json.NewEncoder(conn), dec: json.NewDecoder(conn), claimed: map[int]bool{}, ordinals: map[string]int{}, current: -1}
+	active = &laneClient{lane: index, enc: json.NewEncoder(conn), dec: json.NewDecoder(conn), claimed: map[int]bool{}, taken: map[int]bool{}, ordinals: map[string]int{}, current: -1,
+		outbox: make(chan request, 64), sent: make(chan struct{})}
+	go active.send()
 
 	for ref, sum := range lc.Pins {
 		if err := host.PinSHA256(ref, sum); err != nil {
@@ -201,6 +245,7 @@ func Lane(configPath string, index int) int {
 		s.PluginLog = os.Stderr
 	}
 	specs.Settings = s
+	specs.Prelaunch(lc.Prelaunch...)
 
 	suite := lc.Suite
 	suite.ParallelProcess, suite.ParallelTotal, suite.ParallelHost = 1, 1, ""
@@ -213,6 +258,7 @@ func Lane(configPath string, index int) int {
 		defer stop.Stop()
 	}
 	RunSpecs(laneT{}, lc.Description, suite, reporter)
+	active.flush()
 	specs.ClosePlugins()
 	return 0
 }

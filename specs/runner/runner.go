@@ -81,6 +81,11 @@ type Options struct {
 	// Pins maps plugin references to their pinned SHA-256 sums (hex), so
 	// that lanes refuse a changed plugin as the parent does.
 	Pins map[string]string
+	// Prelaunch names the roles ("server", "client") whose plugins each
+	// lane launches at its start, both at once and while Ginkgo builds its
+	// tree, instead of one after the other at their first spec: the roles
+	// the selection has specs of.
+	Prelaunch []string
 }
 
 // lane is one child process.
@@ -123,16 +128,38 @@ func (p *parent) serve(conn net.Conn) {
 				p.owner[r.Ordinal] = r.Lane
 				resp.Granted = true
 			}
+			resp.Taken = p.takenAfter(r.Ordinal, r.Lane)
 		case "done":
 			if r.Report != nil && p.owner[r.Ordinal] == r.Lane {
 				p.done[r.Ordinal] = *r.Report
 			}
 		}
 		p.mu.Unlock()
+		if r.Kind == "done" {
+			continue // reports are not answered: the lane goes on at once
+		}
 		if err := enc.Encode(resp); err != nil {
 			return
 		}
 	}
+}
+
+// takenAfter lists the ordinals after ord that other lanes claimed or that
+// are outside the shard: the asking lane skips them without asking, which
+// spares a round trip per spec for a lane that is behind the others.
+func (p *parent) takenAfter(ord, lane int) []int {
+	var out []int
+	for o, l := range p.owner {
+		if o > ord && l != lane {
+			out = append(out, o)
+		}
+	}
+	for o := range p.refused {
+		if o > ord {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Run runs the suite in o.Procs lanes and returns the merged report and
@@ -163,7 +190,7 @@ func Run(ctx context.Context, o Options) (types.Report, bool, error) {
 
 	settings := o.Settings
 	settings.PluginLog = nil
-	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir, Pins: o.Pins})
+	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir, Pins: o.Pins, Prelaunch: o.Prelaunch})
 	if err != nil {
 		return types.Report{}, false, err
 	}
@@ -174,7 +201,9 @@ func Run(ctx context.Context, o Options) (types.Report, bool, error) {
 
 	p := &parent{owner: map[int]int{}, refused: map[int]bool{}, done: map[int]types.SpecReport{}, shard: [2]int{o.Shard, o.Shards}}
 	var serving sync.WaitGroup
+	accepting := make(chan struct{})
 	go func() {
+		defer close(accepting)
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
@@ -247,6 +276,15 @@ wait:
 		}
 	}
 	ln.Close()
+	// The lanes' last reports may still be in their connections: read
+	// them to the end (every lane has exited, so each ends), within a bound.
+	<-accepting
+	drained := make(chan struct{})
+	go func() { serving.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
+	}
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()

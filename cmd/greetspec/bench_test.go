@@ -99,7 +99,7 @@ func TestBenchUsageErrors(t *testing.T) {
 func TestBenchAttachedAndClean(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "bench.json")
-	r := runCLI(t, 2*time.Minute, "bench", "--concurrency", "2", "--duration", "400ms", "--max-exchanges", "40", "--rounds", "2",
+	r := runCLIRace(t, 2*time.Minute, "bench", "--concurrency", "2", "--duration", "400ms", "--max-exchanges", "40", "--rounds", "2",
 		"--idle", "2", "--slowloris", "2", "--idle-timeout", "200ms", "--events", "--json", out)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)

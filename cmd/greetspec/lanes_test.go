@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/greetspec/greetspec/specs"
 )
 
@@ -167,31 +168,40 @@ func ran(states []string) []string {
 }
 
 // A lane that dies is reported, the run fails, and nothing it started
-// outlives the run (runCLI checks). Not parallel: it kills the first lane
-// 1 it finds among this test binary's runs.
+// outlives the run (finishCLI checks). Lane 1 is found by its environment:
+// this run's process marker and GREETSPEC_LANE=1, so no other run's lane is
+// touched.
 func TestLaneDeathIsReported(t *testing.T) {
-	killed := make(chan int, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	// Kill lane 1 as soon as it shows up: find it by its environment.
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
+	t.Parallel()
+	cmd, marker, stdout, stderr := startCLI(t, selfExe(t), "run", "--procs", "2", "--label-filter", "SRV-GREET-2 || SRV-NAME-3", "--no-repro")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	killed := false
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(3 * time.Minute)
+	var err error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-tick.C:
+			if !killed {
+				for _, pid := range lanePIDs(marker, "GREETSPEC_LANE=1") {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+					killed = true
+				}
 			}
-			for _, pid := range lanePIDs("GREETSPEC_LANE=1") {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				killed <- pid
-				return
-			}
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			<-done
+			marker.Kill()
+			t.Fatalf("greetspec did not finish within 3m\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 		}
-	}()
-	r := runCLIRace(t, 3*time.Minute, "run", "--procs", "2", "--label-filter", "SRV-GREET-2 || SRV-NAME-3", "--no-repro")
-	select {
-	case <-killed:
-	default:
+	}
+	r := finishCLI(t, err, marker, stdout, stderr)
+	if !killed {
 		t.Fatal("no lane was seen to kill")
 	}
 	if r.code != 1 {
@@ -202,17 +212,13 @@ func TestLaneDeathIsReported(t *testing.T) {
 	}
 }
 
-// lanePIDs finds lane processes of runs started by this test binary.
-func lanePIDs(env string) []int {
+// lanePIDs finds the lane processes of the run carrying marker whose
+// environment holds env.
+func lanePIDs(marker testsupport.Marker, env string) []int {
 	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err == nil && bytes.Contains(data, []byte("GREETSPEC_CLI_TEST=1")) && bytes.Contains(data, []byte("\x00"+env+"\x00")) {
+	for _, pid := range marker.Processes() {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err == nil && bytes.Contains(data, []byte("\x00"+env+"\x00")) {
 			out = append(out, pid)
 		}
 	}

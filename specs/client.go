@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/core/wire"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -35,8 +36,7 @@ type ClientChannel struct {
 // is a native plugin.
 func CurrentClientChannel() ClientChannel {
 	GinkgoHelper()
-	p, err := clientSlot.get()
-	Expect(err).NotTo(HaveOccurred(), "launching the client plugin")
+	p := clientSlot.plugin()
 	rpc, err := p.Client()
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
@@ -65,9 +65,10 @@ type PendingGreet struct {
 	// Channel is what the client's response can carry.
 	Channel ClientChannel
 
-	done chan struct{}
-	resp *contract.GreetResponse
-	err  error
+	done   chan struct{}
+	resp   *contract.GreetResponse
+	err    error
+	plugin *host.Plugin
 }
 
 // StartGreet asks the client under test to greet addr with name, bounded by
@@ -76,14 +77,15 @@ type PendingGreet struct {
 func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 	GinkgoHelper()
 	ch := CurrentClientChannel()
-	p, err := clientSlot.get()
-	Expect(err).NotTo(HaveOccurred(), "launching the client plugin")
+	p := clientSlot.plugin()
 	rpc, err := p.Client()
 	Expect(err).NotTo(HaveOccurred())
-	g := &PendingGreet{Name: name, Timeout: timeout, Channel: ch, done: make(chan struct{})}
+	g := &PendingGreet{Name: name, Timeout: timeout, Channel: ch, done: make(chan struct{}), plugin: p}
 	// The RPC itself gets extra room so that a client that ignores its
 	// timeout is caught by the spec's own wait, not by the RPC deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+Settings.WaitTimeout)
+	// Registered first, so run last: after the call has ended.
+	watchPlugin(clientSlot, p)
 	go func() {
 		defer GinkgoRecover()
 		defer close(g.done)
@@ -92,7 +94,6 @@ func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 		g.resp, g.err = resp, p.Err("Greet", err)
 	}()
 	deferCleanup(func() { cancel(); <-g.done })
-	watchPlugin(p)
 	return g
 }
 
@@ -100,8 +101,20 @@ func StartGreet(addr, name string, timeout time.Duration) *PendingGreet {
 func (g *PendingGreet) Wait(within time.Duration) *contract.GreetResponse {
 	GinkgoHelper()
 	expectClosed(g.done, within, "the client under test must return within %v (it was given a timeout of %v)", within, g.Timeout)
+	g.failIfDied()
 	Expect(g.err).NotTo(HaveOccurred(), "the client plugin failed")
 	return g.resp
+}
+
+// failIfDied fails the spec naming the client plugin's death first, when
+// its Greet call failed because the plugin process exited. A Greet call
+// fails the moment the process dies (its connection breaks), so no wait
+// outlasts the death.
+func (g *PendingGreet) failIfDied() {
+	GinkgoHelper()
+	if g.returned() && g.err != nil {
+		failIfPluginDied(clientSlot, g.plugin, g.err)
+	}
 }
 
 // expectClosed fails the spec unless done is closed within within
@@ -216,6 +229,7 @@ func (p *ProbeServer) Accept(g *PendingGreet) *wire.Conn {
 	GinkgoHelper()
 	conn := p.AcceptOrReturn(g)
 	if conn == nil {
+		g.failIfDied()
 		// A program argument ({name} in a wrapped client's template)
 		// cannot hold a NUL byte: the adapter then reports that it could
 		// not run the program with that name.

@@ -47,6 +47,11 @@ type Config struct {
 	// PluginLog receives the plugins' own log output; nil sends it to the
 	// spec output (GinkgoWriter), shown with failed specs.
 	PluginLog io.Writer `json:"-"`
+	// Preflighted is set when the plugins under test were started, and the
+	// target connected to, once before the suite (greetspec run does): a
+	// plugin that can then not be started, or a target that refuses, is
+	// dead, and the specs that need it are blocked rather than failed.
+	Preflighted bool
 }
 
 // DefaultIdleTimeout is the default T. Every designed wait of the suite is

@@ -7,6 +7,7 @@ import (
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/hashicorp/go-hclog"
 	. "github.com/onsi/ginkgo/v2"
+	"google.golang.org/grpc/status"
 )
 
 // slot holds the plugin process of one role for this suite process. It is
@@ -16,6 +17,58 @@ type slot struct {
 	role string
 	mu   sync.Mutex
 	p    *host.Plugin
+	// started: a launch succeeded in this process; failed: launches that
+	// failed in a row; dead: two did, after the plugin had started (here or
+	// in greetspec run's preflight), so it can no longer be started and is
+	// not tried again (each try could cost the start timeout).
+	started bool
+	failed  int
+	dead    error
+	// programUp: a wrapped program (the exec adapter's server) started in
+	// this process; programDead: a start after that failed, so it can no
+	// longer be started.
+	programUp   bool
+	programDead string
+}
+
+// execServerRef is the plugin greetspec run uses for --server-cmd: the exec
+// adapter, whose Start starts the wrapped program.
+const execServerRef = "builtin:exec"
+
+// programStarted notes the outcome of a Start of the wrapped server program
+// (only for the exec adapter: a native plugin that fails Start is judged
+// for it). A program that started before in this process and now fails to
+// start (or that greetspec run's preflight started) can no longer be
+// started: the spec is blocked, and so are the later
+// ones, at once, without trying again.
+func (s *slot) programStarted(err error) {
+	GinkgoHelper()
+	if s.ref() != execServerRef {
+		return
+	}
+	s.mu.Lock()
+	if err == nil {
+		s.programUp = true
+		s.mu.Unlock()
+		return
+	}
+	if s.programUp || Settings.Preflighted { // greetspec run started it once before the suite
+		s.programDead = status.Convert(err).Message()
+	}
+	s.mu.Unlock()
+	s.blockIfProgramDead()
+}
+
+// blockIfProgramDead blocks the spec when the wrapped program can no
+// longer be started.
+func (s *slot) blockIfProgramDead() {
+	GinkgoHelper()
+	s.mu.Lock()
+	why := s.programDead
+	s.mu.Unlock()
+	if why != "" {
+		blockSpec(Death{What: "the " + s.role + " program", Kind: DeathProgram, Evidence: "could no longer be started: " + why})
+	}
 }
 
 var (
@@ -30,12 +83,18 @@ func (s *slot) ref() string {
 	return Settings.Client
 }
 
+// what names the slot's plugin in causes: "the server plugin builtin:NAME".
+func (s *slot) what() string { return fmt.Sprintf("the %s plugin %s", s.role, s.ref()) }
+
 // get returns the running plugin, launching it if needed.
 func (s *slot) get() (*host.Plugin, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p != nil && !s.p.Exited() {
 		return s.p, nil
+	}
+	if s.dead != nil {
+		return nil, s.dead
 	}
 	if s.p != nil {
 		s.p.Close()
@@ -58,10 +117,37 @@ func (s *slot) get() (*host.Plugin, error) {
 	}
 	p, err := host.Launch(spec, host.Options{StartTimeout: Settings.StartTimeout, Log: log, LogLevel: hclog.Debug})
 	if err != nil {
+		if s.failed++; s.failed >= 2 && s.canDie() {
+			s.dead = err
+		}
 		return nil, err
 	}
-	s.p = p
+	s.p, s.started, s.failed = p, true, 0
 	return p, nil
+}
+
+// canDie reports whether a failed launch means the plugin died: it had
+// started before, in this process or in greetspec run's preflight. A plugin
+// that never started is a setup error instead. Called with s.mu held.
+func (s *slot) canDie() bool { return s.started || Settings.Preflighted }
+
+// plugin returns the running plugin of the slot's role, launching it if
+// needed. A plugin that cannot be started, after it had started before,
+// blocks the spec: nothing can be judged without it.
+func (s *slot) plugin() *host.Plugin {
+	GinkgoHelper()
+	p, err := s.get()
+	if err != nil {
+		s.mu.Lock()
+		dead := s.canDie()
+		s.mu.Unlock()
+		if dead {
+			blockSpec(Death{What: s.what(), Kind: DeathPlugin,
+				Evidence: "could no longer be started: " + err.Error()})
+		}
+		Fail(fmt.Sprintf("launching the %s plugin: %v", s.role, err))
+	}
+	return p
 }
 
 // Prelaunch starts launching the plugins of the given roles ("server",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,10 @@ type ServerUnderTest struct {
 	events   []*contract.ConnectionEvent
 	arrived  chan struct{} // closed at the next event (see arrivals)
 	exited   string        // why the server stopped serving on its own, if it did
+	stopped  chan struct{} // closed when exited is set; nil in address mode
+	dialed   int           // connections this spec made to the server
+	// lastProbe is when a wait last asked whether the target still accepts.
+	lastProbe time.Time
 }
 
 // untimedIdle is T for the servers of specs whose verdict does not depend
@@ -63,24 +68,27 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 			cancel := fl.Subscribe(s.record)
 			deferCleanup(cancel)
 		}
+		deferCleanup(s.checkTargetAfterFailure)
 		return s
 	}
 	if idle == 0 {
 		idle = Settings.IdleTimeout
 	}
-	p, err := serverSlot.get()
-	Expect(err).NotTo(HaveOccurred(), "launching the server plugin")
+	p := serverSlot.plugin()
 	rpc, err := p.Server()
 	Expect(err).NotTo(HaveOccurred())
 
+	serverSlot.blockIfProgramDead()
 	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
 	defer cancel()
 	resp, err := rpc.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: uint32(idle.Milliseconds())})
+	failIfPluginDied(serverSlot, p, err)
+	serverSlot.programStarted(err)
 	Expect(p.Err("Start", err)).NotTo(HaveOccurred())
 	_, port, err := net.SplitHostPort(resp.GetAddress())
 	Expect(err).NotTo(HaveOccurred(), "the server's bound address %q", resp.GetAddress())
 	Expect(port).NotTo(Equal("0"), "the server must report the port it actually bound")
-	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}, channel: ChannelFull}
+	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}, channel: ChannelFull, stopped: make(chan struct{})}
 	// Describe is optional; a server without it declares no capabilities.
 	if d, err := rpc.Describe(ctx, &contract.DescribeRequest{}); err == nil {
 		for _, c := range d.GetCapabilities() {
@@ -106,6 +114,7 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 					s.mu.Lock()
 					s.exited = st.Message()
 					s.mu.Unlock()
+					close(s.stopped)
 				}
 				return
 			}
@@ -113,17 +122,28 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 		}
 	}()
 
+	// Registered first, so run last (cleanups run in reverse): after Stop,
+	// whose failure on a dead plugin waits for its exit to be seen.
+	watchPlugin(serverSlot, p)
 	deferCleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
 		defer cancel()
-		_, err := rpc.Stop(ctx, &contract.StopRequest{})
+		// A spec that did not fail leaves a correct server in a correct
+		// state, so a server that is costly to start (a wrapped program)
+		// may keep it for the next spec.
+		reusable := !interrupted.Load() && !CurrentSpecReport().Failed()
+		_, err := rpc.Stop(ctx, &contract.StopRequest{Reusable: reusable})
 		stopStream()
 		<-streamDone
-		if !p.Exited() { // an exit is reported by watchPlugin
-			Expect(p.Err("Stop", err)).NotTo(HaveOccurred(), "stopping the server")
+		// A wrapped program that died while the spec was not waiting on
+		// an event (its failure seen on the wire) is told by the stream or
+		// by Stop, which says that it had exited on its own.
+		s.recordProgramExit(err)
+		err = p.Err("Stop", err) // waits briefly for an exit to be seen
+		if !p.Exited() {         // an exit is reported by watchPlugin
+			Expect(err).NotTo(HaveOccurred(), "stopping the server")
 		}
 	})
-	watchPlugin(p)
 	return s
 }
 
@@ -205,10 +225,18 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 	// Event-driven: each recorded event wakes the wait, so it ends the
 	// moment the event arrives; a slow tick rechecks a followed log and a
 	// server that stopped on its own.
+	// It also ends the moment the server is known dead (its plugin process
+	// or wrapped program exited): no event will come, and the death is the
+	// cause to report.
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var died <-chan struct{}
+	if s.plugin != nil {
+		died = s.plugin.Done()
+	}
+	started := time.Now()
 	for {
 		arrived := s.arrivals()
 		s.failIfLogLost()
@@ -218,7 +246,20 @@ func (s *ServerUnderTest) EventFor(conn *wire.Conn, wait time.Duration) *contrac
 		s.failIfExited()
 		select {
 		case <-arrived:
+		case <-died:
+			// Events it sent before dying may still be on their way: the
+			// stream delivers them before it breaks.
+			if evs := s.EventsFrom(conn.LocalAddr()); len(evs) > 0 {
+				return evs[0]
+			}
+			failDied(pluginDeath(serverSlot, s.plugin))
+		case <-s.stopped:
 		case <-tick.C:
+			s.probeTargetWhileWaiting(started)
+			if s.plugin != nil && died == nil && s.plugin.Exited() {
+				// An attached plugin has no exit channel: it is polled.
+				failDied(pluginDeath(serverSlot, s.plugin))
+			}
 		case <-deadline.C:
 			evs := s.EventsFrom(conn.LocalAddr())
 			Expect(evs).NotTo(BeEmpty(),
@@ -237,7 +278,25 @@ func (s *ServerUnderTest) failIfExited() {
 	why := s.exited
 	s.mu.Unlock()
 	if why != "" {
-		Fail(why)
+		failDied(Death{What: "the server program", Kind: DeathProgram, Evidence: why})
+	}
+}
+
+// recordProgramExit records, for the verdict's cause, that the wrapped
+// program stopped serving on its own during the spec, if it did and the
+// spec has not recorded a death yet.
+func (s *ServerUnderTest) recordProgramExit(stopErr error) {
+	s.mu.Lock()
+	why := s.exited
+	s.mu.Unlock()
+	if st, ok := status.FromError(stopErr); ok && stopErr != nil && why == "" {
+		// The exec adapter's Stop of a program that had exited on its own.
+		if msg, found := strings.CutPrefix(st.Message(), "exec server: "); found && strings.HasPrefix(msg, "the server program ") {
+			why = msg
+		}
+	}
+	if why != "" && !hasDeath(CurrentSpecReport()) {
+		recordDeath(Death{What: "the server program", Kind: DeathProgram, Evidence: why})
 	}
 }
 
@@ -259,7 +318,14 @@ func (s *ServerUnderTest) Dial() *wire.Conn {
 	GinkgoHelper()
 	conn, err := wire.Dial(s.Addr, Settings.WaitTimeout)
 	if err != nil {
+		if s.external {
+			targetRefused(s.Addr, err, s.dialed)
+		}
 		Fail(dialFailure(s.Addr, err))
+	}
+	s.dialed++
+	if s.external {
+		targetAccepted.Add(1)
 	}
 	attachTranscript("probe client "+conn.LocalAddr()+" -> server", conn)
 	return conn
@@ -290,17 +356,47 @@ const PluginExitEntry = "plugin exited"
 // watchPlugin makes a spec in which the plugin process exited fail, and
 // attaches how it exited, so that the report names the plugin and its exit
 // even when the first failure was seen on the wire.
-func watchPlugin(p *host.Plugin) {
+//
+// A plugin that exited is also recorded as a death of the implementation
+// under test (DeathEntry), so that the verdict states it once at the top.
+func watchPlugin(sl *slot, p *host.Plugin) {
 	deferCleanup(func() {
 		if !p.Exited() {
 			return
 		}
 		msg := p.Err("during the spec", errors.New("the plugin process is gone")).Error()
 		AddReportEntry(PluginExitEntry, msg)
-		if !CurrentSpecReport().Failed() {
-			Fail(msg)
+		if !hasDeath(CurrentSpecReport()) {
+			d := pluginDeath(sl, p)
+			if !CurrentSpecReport().Failed() {
+				failDied(d)
+			}
+			recordDeath(d)
 		}
 	})
+}
+
+// failIfPluginDied fails the spec naming the plugin's death first when a
+// call into it failed (err) because its process exited.
+func failIfPluginDied(sl *slot, p *host.Plugin, err error) {
+	GinkgoHelper()
+	if err == nil {
+		return
+	}
+	_ = p.Err("", err) // waits briefly for the exit to be seen
+	if p.Exited() {
+		failDied(pluginDeath(sl, p))
+	}
+}
+
+// hasDeath reports whether the spec already recorded a death.
+func hasDeath(sr SpecReport) bool {
+	for _, e := range sr.ReportEntries {
+		if e.Name == DeathEntry {
+			return true
+		}
+	}
+	return false
 }
 
 // attachTranscript adds conn's transcript to the spec report if the spec

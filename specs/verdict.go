@@ -37,6 +37,11 @@ const (
 	// before the requirement's specs all finished; nothing is blamed on the
 	// implementation.
 	OutcomeInterrupted Outcome = "INTERRUPTED"
+	// OutcomeBlocked: no spec of the requirement failed, but some could not
+	// be judged because the implementation under test was dead and could
+	// not be brought back (a target that stopped accepting, a plugin that
+	// could no longer be started); the cause is stated once (Causes).
+	OutcomeBlocked Outcome = "BLOCKED"
 )
 
 // PartialEntry names the report entry (ginkgo AddReportEntry) with which a
@@ -84,6 +89,9 @@ const (
 	// StatusNotRun: the spec was selected but did not run (--fail-fast, or
 	// an earlier spec of an ordered container failed).
 	StatusNotRun = "not run"
+	// StatusBlocked: the spec could not run because the implementation
+	// under test was dead (its skip message starts with BlockedPrefix).
+	StatusBlocked = "blocked"
 )
 
 // SpecOutcome is one spec's result within a verdict.
@@ -102,6 +110,10 @@ type SpecOutcome struct {
 	// PluginExit says how the plugin process went away during the spec, if
 	// it did.
 	PluginExit string `json:"plugin_exit,omitempty"`
+	// Death says that the implementation under test died during the spec
+	// (which failed), or was dead when the spec needed it (which is
+	// blocked); the verdict states each cause once (Causes).
+	Death *Death `json:"death,omitempty"`
 	// Transcripts are the wire transcripts attached to a failed spec, each
 	// headed by its title.
 	Transcripts []string `json:"transcripts,omitempty"`
@@ -181,7 +193,7 @@ func Judge(report types.Report, info RunInfo) []Verdict {
 		if !ok {
 			continue
 		}
-		so := SpecOutcome{Text: text, State: sr.State.String(), Status: statusOf(sr, info, id)}
+		so := SpecOutcome{Text: text, State: sr.State.String(), Status: statusOf(sr, info, id), Death: deathOf(sr.ReportEntries)}
 		if sr.State.Is(types.SpecStateFailureStates) || sr.State == types.SpecStateSkipped {
 			so.Message = sr.Failure.Message
 			for _, e := range sr.ReportEntries {
@@ -223,6 +235,9 @@ type RunReport struct {
 	Conclusion string `json:"conclusion"`
 	// ExitStatus is greetspec's exit status for the run.
 	ExitStatus int `json:"exit_status"`
+	// Causes states each implementation under test that died or stopped
+	// accepting during the run, once (see Causes); empty when none did.
+	Causes []Cause `json:"causes,omitempty"`
 	// Requirements holds one verdict per requirement, in document order.
 	Requirements []Verdict `json:"requirements"`
 }
@@ -295,6 +310,8 @@ func statusOf(sr types.SpecReport, info RunInfo, id string) string {
 			return StatusInterrupted
 		}
 		return StatusFailed
+	case sr.State == types.SpecStateSkipped && strings.HasPrefix(msg, BlockedPrefix):
+		return StatusBlocked
 	case sr.State == types.SpecStateSkipped && strings.HasPrefix(msg, NotObservablePrefix):
 		return StatusNotObservable
 	case sr.State == types.SpecStateSkipped && roleNotTested(msg, id, info.RolesTested):
@@ -357,6 +374,12 @@ func outcomeOf(r Requirement, ss []SpecOutcome, info RunInfo) (Outcome, string) 
 		return OutcomeSkipped, "no spec"
 	case count[StatusFailed] > 0:
 		return OutcomeFail, ""
+	case count[StatusBlocked] > 0:
+		what := "the implementation under test was dead"
+		if d := first[StatusBlocked].Death; d != nil {
+			what = d.What
+		}
+		return OutcomeBlocked, fmt.Sprintf("blocked by the cause above (%s): %d of %d specs could not run", what, count[StatusBlocked], total)
 	case count[StatusInterrupted] > 0:
 		return OutcomeInterrupted, fmt.Sprintf("interrupted by %s while running: %s", info.Cause, first[StatusInterrupted].Text)
 	case count[StatusNotRunInterrupted] > 0:
@@ -398,15 +421,17 @@ func Tally(vs []Verdict) map[Outcome]int {
 }
 
 // WriteVerdicts prints one line per requirement and, under each failed one,
-// its failed specs with the first line of their failure, under a partial,
-// not observable or interrupted one what was not verified; then a summary.
+// its failed specs with the first line of their failure (a death of the
+// implementation during the spec first), under a partial, not observable,
+// interrupted or blocked one what was not verified; then a summary. The
+// causes (WriteCauses) come before it.
 func WriteVerdicts(w io.Writer, vs []Verdict) {
 	fmt.Fprintln(w, "Per-requirement verdict:")
 	for _, v := range vs {
 		r := v.Requirement
 		fmt.Fprintf(w, "  %-14s %-6s %-6s %-14s %s\n", r.ID, r.Level, r.Role, v.Outcome, shorten(r.Text, 90))
 		switch v.Outcome {
-		case OutcomePartial, OutcomeNotObservable, OutcomeInterrupted:
+		case OutcomePartial, OutcomeNotObservable, OutcomeInterrupted, OutcomeBlocked:
 			if v.Note != "" {
 				fmt.Fprintf(w, "      %s\n", Elide(v.Note, 200))
 			}
@@ -421,10 +446,16 @@ func WriteVerdicts(w io.Writer, vs []Verdict) {
 			}
 			shown++
 			fmt.Fprintf(w, "      %s: %s\n", s.State, s.Text)
-			if msg := firstLine(s.Message); msg != "" {
+			// The death comes first: it explains what the spec saw.
+			dmsg := ""
+			if s.Death != nil {
+				dmsg = firstLine(s.Death.message())
+				fmt.Fprintf(w, "        %s (see the cause above)\n", dmsg)
+			}
+			if msg := firstLine(s.Message); msg != "" && msg != dmsg {
 				fmt.Fprintf(w, "        %s\n", msg)
 			}
-			if s.PluginExit != "" {
+			if s.PluginExit != "" && s.Death == nil {
 				fmt.Fprintf(w, "        %s\n", firstLine(s.PluginExit))
 			}
 			if s.Location != "" {
@@ -436,8 +467,8 @@ func WriteVerdicts(w io.Writer, vs []Verdict) {
 		}
 	}
 	t := Tally(vs)
-	fmt.Fprintf(w, "Requirements: %d passed, %d failed, %d partial, %d not observable, %d interrupted, %d skipped\n",
-		t[OutcomePass], t[OutcomeFail], t[OutcomePartial], t[OutcomeNotObservable], t[OutcomeInterrupted], t[OutcomeSkipped])
+	fmt.Fprintf(w, "Requirements: %d passed, %d failed, %d blocked, %d partial, %d not observable, %d interrupted, %d skipped\n",
+		t[OutcomePass], t[OutcomeFail], t[OutcomeBlocked], t[OutcomePartial], t[OutcomeNotObservable], t[OutcomeInterrupted], t[OutcomeSkipped])
 }
 
 // maxShownFailures is how many failed specs the verdict lists per

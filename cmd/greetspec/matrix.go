@@ -258,8 +258,11 @@ func conformance(self string, servers, clients []interop.Impl) map[string]string
 			return
 		}
 		t := specs.Tally(vs)
-		out[im.Ref] = fmt.Sprintf("%s conformance: %d passed, %d failed, %d partial, %d not observable",
-			role, t[specs.OutcomePass], t[specs.OutcomeFail], t[specs.OutcomePartial], t[specs.OutcomeNotObservable])
+		out[im.Ref] = fmt.Sprintf("%s conformance: %d passed, %d failed, %d blocked, %d partial, %d not observable",
+			role, t[specs.OutcomePass], t[specs.OutcomeFail], t[specs.OutcomeBlocked], t[specs.OutcomePartial], t[specs.OutcomeNotObservable])
+		if cs := specs.Causes(vs); len(cs) > 0 {
+			out[im.Ref] += "; " + cs[0].Summary()
+		}
 	}
 	for _, s := range servers {
 		one("server", s)

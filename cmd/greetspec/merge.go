@@ -21,8 +21,10 @@ func newMergeCmd() *cobra.Command {
 		Long: `Combine the JSON reports (--json-report) of runs that each ran a shard of
 the specs (greetspec run --shard i/n) into one verdict per requirement, as if
 one run had run them all. A spec that one shard ran and another skipped
-counts as run. The closing line and exit status are the combined run's: 0
-every selected requirement verified and passed, 1 some failed, 2 usage
+counts as run (a spec BLOCKED in one shard and run in another counts as
+run). The closing line and exit status are the combined run's: 0 every
+selected requirement verified and passed, 1 some failed or is BLOCKED (the
+implementation under test died; the cause is stated once), 2 usage
 error or nothing selected, 3 some requirement only partly verified (a shard
 missing, or not observable).`,
 		Example: `  greetspec run --shard 1/3 --json-report part1.json   # in three CI jobs
@@ -36,6 +38,8 @@ missing, or not observable).`,
 			out := cmd.OutOrStdout()
 			info := specs.InfoFromReport(merged)
 			vs := specs.Judge(merged, info)
+			// A death seen by several shards is one cause.
+			specs.WriteCauses(out, specs.Causes(vs))
 			specs.WriteVerdicts(out, vs)
 			code, conclusion := conclude(vs, info, false)
 			if jsonOut != "" {

@@ -22,10 +22,21 @@ const (
 	exitInterrupted = 4 // interrupted by a signal or --timeout
 )
 
+// A run with BLOCKED requirements exits 1, not 3: 3 says that the channel
+// in use could not observe part of a requirement, a limit of the setup the
+// user may accept (--accept-partial); BLOCKED says that the implementation
+// under test died or stopped accepting during the run, which no setup
+// explains away and which needs a look as much as a failure does. It also
+// keeps the status the same whether the implementation died during a spec
+// (that spec FAILs) or between specs (the next ones are BLOCKED).
+
 // exitStatusHelp documents the exit statuses in --help.
 const exitStatusHelp = `Exit status:
   0  every selected requirement was verified and passed
-  1  some requirement failed (even if the run was then interrupted)
+  1  some requirement failed (even if the run was then interrupted), or
+     is BLOCKED: the implementation under test died or stopped accepting
+     during the run and could not be brought back (the cause is stated
+     once, above the table)
   2  usage or setup error: bad flags or filters, a filter that selects no
      spec of a role under test, --dry-run, a plugin that cannot be started
   3  the specs that ran passed, but less was verified than selected: some
@@ -48,7 +59,7 @@ func conclude(vs []specs.Verdict, info specs.RunInfo, acceptPartial bool) (int, 
 			o    specs.Outcome
 			name string
 		}{
-			{specs.OutcomePass, "verified"}, {specs.OutcomePartial, "partly"},
+			{specs.OutcomePass, "verified"}, {specs.OutcomeBlocked, "blocked"}, {specs.OutcomePartial, "partly"},
 			{specs.OutcomeNotObservable, "not observable"}, {specs.OutcomeInterrupted, "interrupted"},
 		} {
 			if n := t[c.o]; n > 0 || c.o == specs.OutcomePass {
@@ -62,6 +73,8 @@ func conclude(vs []specs.Verdict, info specs.RunInfo, acceptPartial bool) (int, 
 		return exitUsage, "NOTHING TESTED: no requirement was selected — exit 2"
 	case t[specs.OutcomeFail] > 0:
 		return exitFail, fmt.Sprintf("FAIL: %d of %d requirements failed; %s — exit 1; see the table", t[specs.OutcomeFail], selected, unverified())
+	case t[specs.OutcomeBlocked] > 0:
+		return exitFail, fmt.Sprintf("BLOCKED: %d of %d requirements could not be judged because the implementation under test died (see the cause at the top); %s — exit 1", t[specs.OutcomeBlocked], selected, unverified())
 	case info.Interrupted:
 		inFlight := ""
 		for _, v := range vs {
@@ -108,9 +121,11 @@ func writeRunReport(path string, rr specs.RunReport) error {
 // addVerdictsToJUnit adds the per-requirement verdicts to the JUnit report
 // Ginkgo wrote: properties on the conformance suite, and a testsuite
 // "greetspec requirements" with one test case per selected requirement
-// (FAIL a failure, INTERRUPTED an error, PARTIAL and NOT-OBSERVABLE skipped
-// with the reason), so CI shows what was verified.
+// (FAIL a failure, INTERRUPTED and BLOCKED an error, PARTIAL and
+// NOT-OBSERVABLE skipped with the reason), so CI shows what was verified.
+// The causes (an implementation that died) become properties too.
 func addVerdictsToJUnit(path string, vs []specs.Verdict, conclusion string, code int) error {
+	causes := specs.Causes(vs)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -146,12 +161,23 @@ func addVerdictsToJUnit(path string, vs []specs.Verdict, conclusion string, code
 		case specs.OutcomeInterrupted:
 			tc.Error = &reporters.JUnitError{Message: v.Note, Type: "interrupted", Description: v.Note}
 			req.Errors++
+		case specs.OutcomeBlocked:
+			// Not judged, yet no success: an error, with the cause.
+			desc := v.Note
+			for _, c := range causes {
+				desc += "\n" + c.Summary() + "\n" + c.Evidence
+			}
+			tc.Error = &reporters.JUnitError{Message: v.Note, Type: "blocked", Description: desc}
+			req.Errors++
 		case specs.OutcomePartial, specs.OutcomeNotObservable:
 			tc.Skipped = &reporters.JUnitSkipped{Message: string(v.Outcome) + " - " + v.Note}
 			req.Skipped++
 		}
 		req.Tests++
 		req.TestCases = append(req.TestCases, tc)
+	}
+	for i, c := range causes {
+		props = append(props, reporters.JUnitProperty{Name: fmt.Sprintf("greetspec.cause.%d", i+1), Value: c.Summary() + ": " + firstOf(c.Evidence)})
 	}
 	props = append(props,
 		reporters.JUnitProperty{Name: "greetspec.conclusion", Value: conclusion},

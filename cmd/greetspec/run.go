@@ -267,6 +267,9 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 			return &exitError{code: exitUsage, err: err}
 		}
 	}
+	// From here on, a plugin that cannot be started or a target that
+	// refuses has died: the specs it leaves unjudged are BLOCKED.
+	specs.Settings.Preflighted = true
 
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.FailFast = suiteConfig.FailFast || o.failFast
@@ -327,6 +330,7 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	}
 	info := intr.info(*verdictReport, selected, roles)
 	verdicts := specs.Judge(*verdictReport, info)
+	specs.WriteCauses(out, specs.Causes(verdicts))
 	specs.WriteVerdicts(out, verdicts)
 	if !o.noRepro {
 		writeRepro(out, verdicts, o)
@@ -363,7 +367,7 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	}
 	if o.verdictReport != "" {
 		rr := specs.RunReport{Server: o.server, Client: o.client, Run: info, Summary: specs.Tally(verdicts),
-			Conclusion: conclusion, ExitStatus: code, Requirements: verdicts}
+			Conclusion: conclusion, ExitStatus: code, Causes: specs.Causes(verdicts), Requirements: verdicts}
 		if o.target != "" {
 			rr.Server = "target " + o.target
 		}

@@ -74,14 +74,19 @@ func (a *serverAdapter) report(ev *ConnectionEvent) {
 	a.notify()
 }
 
-func (a *serverAdapter) Stop(ctx context.Context, _ *StopRequest) (*StopResponse, error) {
+func (a *serverAdapter) Stop(ctx context.Context, req *StopRequest) (*StopResponse, error) {
 	a.mu.Lock()
 	running := a.running
 	a.mu.Unlock()
 	if !running {
 		return &StopResponse{}, nil
 	}
-	err := a.impl.Stop(ctx)
+	var err error
+	if k, ok := a.impl.(ServerKeeper); ok && req.GetReusable() {
+		err = k.StopKeeping(ctx)
+	} else {
+		err = a.impl.Stop(ctx)
+	}
 	a.mu.Lock()
 	a.running = false
 	a.notify()

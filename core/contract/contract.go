@@ -59,6 +59,17 @@ type ServerExit interface {
 	Exited() (<-chan struct{}, func() error)
 }
 
+// ServerKeeper may be implemented by a Server that is expensive to start,
+// such as a wrapped program, and can keep it running between runs. When the
+// host's StopRequest says the run is reusable (the spec using it did not
+// fail), StopKeeping is called instead of Stop: it ends the run (no event
+// of it is reported afterwards) but may keep the server for the next Start
+// with the same settings. What a Server keeps must end at the latest with
+// its process (the host ends a plugin's whole process tree).
+type ServerKeeper interface {
+	StopKeeping(ctx context.Context) error
+}
+
 // Describer may be implemented by a Server or Client to name itself and
 // declare optional capabilities.
 type Describer interface {

@@ -348,7 +348,13 @@ func (x *StartResponse) GetAddress() string {
 }
 
 type StopRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run that ends left the server in good standing (the spec using it
+	// did not fail): a server that is expensive to start (a wrapped program)
+	// may keep it running for the next Start with the same settings instead
+	// of ending it. False, and what older hosts send, asks for a full stop.
+	// Servers that keep nothing ignore it.
+	Reusable      bool `protobuf:"varint,1,opt,name=reusable,proto3" json:"reusable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +387,13 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
 	return file_greet_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StopRequest) GetReusable() bool {
+	if x != nil {
+		return x.Reusable
+	}
+	return false
 }
 
 type StopResponse struct {
@@ -705,8 +718,9 @@ const file_greet_proto_rawDesc = "" +
 	"\x0elisten_address\x18\x01 \x01(\tR\rlistenAddress\x12&\n" +
 	"\x0fidle_timeout_ms\x18\x02 \x01(\rR\ridleTimeoutMs\")\n" +
 	"\rStartResponse\x12\x18\n" +
-	"\aaddress\x18\x01 \x01(\tR\aaddress\"\r\n" +
-	"\vStopRequest\"\x0e\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\")\n" +
+	"\vStopRequest\x12\x1a\n" +
+	"\breusable\x18\x01 \x01(\bR\breusable\"\x0e\n" +
 	"\fStopResponse\"\x0f\n" +
 	"\rEventsRequest\"\xe9\x01\n" +
 	"\x0fConnectionEvent\x12%\n" +

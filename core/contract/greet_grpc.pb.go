@@ -42,7 +42,9 @@ type GreetServerClient interface {
 	Describe(ctx context.Context, in *DescribeRequest, opts ...grpc.CallOption) (*DescribeResponse, error)
 	// Start begins listening. Calling Start while running is an error.
 	Start(ctx context.Context, in *StartRequest, opts ...grpc.CallOption) (*StartResponse, error)
-	// Stop closes the listener and every open connection, then returns.
+	// Stop closes the listener and every open connection, then returns. A
+	// server that keeps a resource across runs (see StopRequest.reusable)
+	// may keep it only when asked to.
 	Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error)
 	// Events streams one ConnectionEvent per finished connection of the
 	// current run: first those already finished since Start, then new ones.
@@ -117,7 +119,9 @@ type GreetServerServer interface {
 	Describe(context.Context, *DescribeRequest) (*DescribeResponse, error)
 	// Start begins listening. Calling Start while running is an error.
 	Start(context.Context, *StartRequest) (*StartResponse, error)
-	// Stop closes the listener and every open connection, then returns.
+	// Stop closes the listener and every open connection, then returns. A
+	// server that keeps a resource across runs (see StopRequest.reusable)
+	// may keep it only when asked to.
 	Stop(context.Context, *StopRequest) (*StopResponse, error)
 	// Events streams one ConnectionEvent per finished connection of the
 	// current run: first those already finished since Start, then new ones.

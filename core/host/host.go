@@ -370,3 +370,39 @@ func (p *Plugin) Close() {
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
 }
+
+// Done returns a channel that is closed when the plugin process has ended,
+// so that a wait for the plugin can end the moment it dies. For an attached
+// plugin (a process someone else started) it is nil, which never fires:
+// Exited still tells.
+func (p *Plugin) Done() <-chan struct{} {
+	if p.attached || p.runner == nil {
+		return nil
+	}
+	return p.runner.exited
+}
+
+// ExitStatus says how the plugin process ended, "exited with status 3" or
+// "was ended by a signal (signal: killed)", or "" while it runs (and for an attached
+// plugin).
+func (p *Plugin) ExitStatus() string {
+	if p.attached || p.runner == nil || !p.runner.hasExited() {
+		return ""
+	}
+	var ee *exec.ExitError
+	switch {
+	case p.runner.waitErr == nil:
+		return "exited with status 0"
+	case errors.As(p.runner.waitErr, &ee) && ee.Exited():
+		return fmt.Sprintf("exited with status %d", ee.ExitCode())
+	case errors.As(p.runner.waitErr, &ee):
+		return "was ended by a signal (" + ee.String() + ")"
+	}
+	return "ended: " + p.runner.waitErr.Error()
+}
+
+// LastOutput returns the plugin's last lines of stderr, escaped
+// (EscapeText), or "".
+func (p *Plugin) LastOutput() string {
+	return EscapeText(p.tail.String())
+}

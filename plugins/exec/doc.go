@@ -23,7 +23,7 @@
 //
 // # Server
 //
-// Each Start runs a fresh program in a process group of its own (on Linux
+// Start runs a program in a process group of its own (on Linux
 // with a parent-death signal, so it dies with the adapter), waits until its
 // port accepts a TCP connection, and turns every line of its output that
 // matches the log pattern into a ConnectionEvent with the remote address
@@ -32,7 +32,13 @@
 // that line-buffer a terminal show each line as it is written. What the
 // adapter cannot see (the reply, what ended the name) stays empty. Stop
 // ends the whole group, and fails with the program's exit status and last
-// stderr line if the program had exited on its own.
+// stderr line if the program had exited on its own. After a run that did
+// not fail the host asks for StopKeeping instead ([contract.ServerKeeper],
+// StopRequest.reusable): the program keeps running, and the next Start
+// with the same command line reuses it after a fence connection that
+// separates its log lines from the earlier run's. An exit during a run is
+// also signalled through [contract.ServerExit]: the Events stream ends
+// with the exit status and last stderr line as a gRPC Aborted status.
 //
 // # Client
 //

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,24 +37,35 @@ const (
 	stopGrace    = 2 * time.Second        // SIGTERM to SIGKILL
 	outputGrace  = 2 * time.Second        // wait for output after the group is dead
 	quietHint    = time.Second            // silence after the served probe that earns a hint
+	drainLimit   = 250 * time.Millisecond // for a kept program's connections to end after a spec
+	fenceLimit   = 2 * time.Second        // for a kept program to log the fence connection
 )
 
-// Server runs a server program per Start and turns its connection log lines
-// into ConnectionEvents. It implements contract.Server and
-// contract.Describer.
+// Server runs a server program and turns its connection log lines into
+// ConnectionEvents. It implements contract.Server, contract.Describer,
+// contract.ServerExit and contract.ServerKeeper: after a run that did not
+// fail (StopKeeping) it keeps the program running for a later Start with
+// the same command line, and starts a fresh one otherwise.
 type Server struct {
 	cfg      ServerConfig
 	tmpl     *template
 	parser   *logline.Parser
 	stateMu  sync.Mutex
-	running  *serverRun // nil when stopped
+	running  *serverRun   // the current run's program; nil when stopped
+	kept     []*serverRun // idle programs kept by StopKeeping, oldest first
+	ending   sync.WaitGroup
 	stopping sync.Mutex // serialises Start and Stop
 }
 
+// maxKept bounds the idle programs a Server keeps: one per command line
+// the specs use (they differ in {idle_timeout_ms}), oldest ended first.
+const maxKept = 4
+
 var (
-	_ contract.Server     = (*Server)(nil)
-	_ contract.Describer  = (*Server)(nil)
-	_ contract.ServerExit = (*Server)(nil)
+	_ contract.Server       = (*Server)(nil)
+	_ contract.Describer    = (*Server)(nil)
+	_ contract.ServerExit   = (*Server)(nil)
+	_ contract.ServerKeeper = (*Server)(nil)
 )
 
 // NewServer validates cfg's command template and log pattern and returns a
@@ -97,8 +109,16 @@ func (s *Server) Describe() *contract.DescribeResponse {
 	}
 }
 
-// Start starts a fresh program listening on req's address and returns once
-// its port accepts connections.
+// Start starts a program listening on req's address and returns once its
+// port accepts connections. A program kept by StopKeeping is reused instead
+// when it is still running and req gives it the same command line (port 0
+// stands for the kept program's port; programs kept for other command
+// lines stay idle for later runs): Start then makes a fence connection
+// like the readiness probe and waits for its log line, so that lines of an
+// earlier run's connections, which the program wrote before it, are
+// dropped and not reported to this run. A kept program that exited, has a
+// different command line, or does not log the fence in time is ended and a
+// fresh one started.
 //
 // With port 0 the adapter picks a free port itself, because the program is
 // told a port, not asked for one: a random free port below the kernel's
@@ -115,37 +135,40 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 	s.stateMu.Lock()
 	prev := s.running
 	s.stateMu.Unlock()
+	host, port, err := listenHostPort(req.GetListenAddress())
+	if err != nil {
+		return nil, fmt.Errorf("exec server: %w", err)
+	}
 	if prev != nil {
 		select {
 		case <-prev.exited:
-			// The previous program ended on its own and was never stopped:
-			// say so instead of starting another.
+			// The previous program ended on its own and was never
+			// stopped: say so instead of starting another.
 			prev.stop(ctx, false)
-			s.stateMu.Lock()
-			s.running = nil
-			s.stateMu.Unlock()
+			s.setRunning(nil)
 			return nil, fmt.Errorf("exec server: not started, because %s", prev.exitReport())
 		default:
 			return nil, errors.New("exec server: already started")
 		}
 	}
-
-	host, port, err := listenHostPort(req.GetListenAddress())
-	if err != nil {
-		return nil, fmt.Errorf("exec server: %w", err)
+	if k := s.takeKept(req, host, port); k != nil {
+		err := k.fence(ctx, report)
+		if err == nil {
+			s.setRunning(k)
+			return &contract.StartResponse{Address: net.JoinHostPort(k.host, k.port)}, nil
+		}
+		s.end(k, err.Error())
 	}
+
 	if port == "0" {
 		if port, err = freePort(host); err != nil {
 			return nil, fmt.Errorf("exec server: finding a free port on %s: %w", host, err)
 		}
 	}
 	addr := net.JoinHostPort(host, port)
-	argv := s.tmpl.fill(map[string]string{
-		"host": host, "port": port, "addr": addr,
-		"idle_timeout_ms": strconv.FormatUint(uint64(req.GetIdleTimeoutMs()), 10),
-	})
+	argv := s.argv(req, host, port)
 
-	r := &serverRun{srv: s, report: report, probing: true, exited: make(chan struct{}), died: make(chan struct{}), quit: make(chan struct{})}
+	r := &serverRun{srv: s, report: report, probing: true, host: host, port: port, exited: make(chan struct{}), died: make(chan struct{}), quit: make(chan struct{})}
 	if err := r.start(argv, s.cfg.Dir); err != nil {
 		return nil, fmt.Errorf("exec server: starting %q: %w", argv, err)
 	}
@@ -153,10 +176,71 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 		r.stop(context.Background(), false)
 		return nil, fmt.Errorf("exec server %q: %w%s", argv, err, r.out.String())
 	}
+	s.setRunning(r)
+	return &contract.StartResponse{Address: addr}, nil
+}
+
+// argv fills the command template for req on host and port.
+func (s *Server) argv(req *contract.StartRequest, host, port string) []string {
+	return s.tmpl.fill(map[string]string{
+		"host": host, "port": port, "addr": net.JoinHostPort(host, port),
+		"idle_timeout_ms": strconv.FormatUint(uint64(req.GetIdleTimeoutMs()), 10),
+	})
+}
+
+func (s *Server) setRunning(r *serverRun) {
 	s.stateMu.Lock()
 	s.running = r
 	s.stateMu.Unlock()
-	return &contract.StartResponse{Address: addr}, nil
+}
+
+// takeKept returns the kept program that can serve req on host and port
+// (port 0: any), taking it out of the kept ones, or nil. Kept programs
+// that exited meanwhile are ended: no run can be blamed for an exit
+// between runs, which a fresh program per run would not have shown either.
+// So is one holding the port req names for another command line.
+func (s *Server) takeKept(req *contract.StartRequest, host, port string) *serverRun {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	var found *serverRun
+	idle := s.kept[:0]
+	for _, k := range s.kept {
+		select {
+		case <-k.exited:
+			s.endLocked(k, "it "+exitStatusText(k.exitErr)+" between specs")
+			continue
+		default:
+		}
+		same := host == k.host && (port == "0" || port == k.port) && slices.Equal(s.argv(req, k.host, k.port), k.argv)
+		switch {
+		case same && found == nil:
+			found = k
+		case port != "0" && port == k.port:
+			s.endLocked(k, "this spec needs its port for another command line")
+		default:
+			idle = append(idle, k)
+		}
+	}
+	clear(s.kept[len(idle):])
+	s.kept = idle
+	return found
+}
+
+// end ends a kept program in the background, saying why.
+func (s *Server) end(r *serverRun, why string) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	s.endLocked(r, why)
+}
+
+// endLocked is end; the caller holds s.stateMu.
+func (s *Server) endLocked(r *serverRun, why string) {
+	log.Printf("exec server: ending the program kept running (%q), because %s", r.argv, why)
+	s.ending.Add(1)
+	go func() {
+		defer s.ending.Done()
+		r.stop(context.Background(), true)
+	}()
 }
 
 // Stop ends the program's whole process group: SIGTERM, up to two seconds
@@ -165,6 +249,11 @@ func (s *Server) Start(ctx context.Context, req *contract.StartRequest, report f
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopping.Lock()
 	defer s.stopping.Unlock()
+	return s.stopLocked(ctx)
+}
+
+// stopLocked is Stop; the caller holds s.stopping.
+func (s *Server) stopLocked(ctx context.Context) error {
 	s.stateMu.Lock()
 	r := s.running
 	s.running = nil
@@ -177,6 +266,70 @@ func (s *Server) Stop(ctx context.Context) error {
 		return fmt.Errorf("exec server: %s", r.exitReport())
 	}
 	return nil
+}
+
+// StopKeeping implements contract.ServerKeeper: it ends the run, but keeps
+// the program running for a later Start when it can be trusted to serve
+// it as a fresh one would: it is still running and, within drainLimit, it
+// has logged the readiness probe (so its log lines arrive as they are
+// written) and holds no connection any more (so every connection of the
+// ended run has been served and logged). Otherwise it stops the program as
+// Stop does, reporting an exit during the run the same way.
+//
+// From its return until the next Start, log lines are dropped.
+func (s *Server) StopKeeping(ctx context.Context) error {
+	s.stopping.Lock()
+	defer s.stopping.Unlock()
+	s.stateMu.Lock()
+	r := s.running
+	s.stateMu.Unlock()
+	if r == nil {
+		return nil
+	}
+	select {
+	case <-r.exited:
+		return s.stopLocked(ctx) // it exited during the run: say so
+	default:
+	}
+	if !r.drained(ctx, share(ctx, drainLimit)) {
+		select {
+		case <-r.exited:
+			// It exited as the run ended, where Stop would have ended it
+			// anyway: not blamed on the run, as with Stop.
+			s.setRunning(nil)
+			r.stop(ctx, true)
+			return nil
+		default:
+		}
+		return s.stopLocked(ctx)
+	}
+	r.markKept()
+	s.stateMu.Lock()
+	s.running = nil
+	s.kept = append(s.kept, r)
+	if len(s.kept) > maxKept {
+		s.endLocked(s.kept[0], "more command lines were used than are kept")
+		s.kept = slices.Delete(s.kept, 0, 1)
+	}
+	s.stateMu.Unlock()
+	return nil
+}
+
+// Close ends the current program and every kept one, and returns once
+// they are gone. A plugin process need not call it: the programs die with
+// the process.
+func (s *Server) Close() error {
+	err := s.Stop(context.Background())
+	s.stopping.Lock()
+	s.stateMu.Lock()
+	for _, k := range s.kept {
+		s.endLocked(k, "the adapter is closed")
+	}
+	s.kept = nil
+	s.stateMu.Unlock()
+	s.stopping.Unlock()
+	s.ending.Wait()
+	return err
 }
 
 // Exited implements contract.ServerExit: the returned channel is closed
@@ -196,8 +349,9 @@ func (s *Server) Exited() (<-chan struct{}, func() error) {
 // serverRun is one program started by one Start.
 type serverRun struct {
 	srv     *Server
-	report  func(*contract.ConnectionEvent)
 	argv    []string
+	host    string // where it listens
+	port    string
 	cmd     *exec.Cmd
 	out     tail        // stdout and stderr lines, for messages
 	errOut  tail        // stderr lines only
@@ -217,11 +371,18 @@ type serverRun struct {
 	probeWG sync.WaitGroup
 	quit    chan struct{} // closed when stop begins
 
+	probeLogged atomic.Bool // its log line for the readiness probe arrived
+
 	mu        sync.Mutex
-	probing   bool                        // readiness not established yet
-	pending   []*contract.ConnectionEvent // events seen while probing
-	probePort string                      // local port of the probe that succeeded
-	probeConn net.Conn                    // while its reply is being drained
+	report    func(*contract.ConnectionEvent) // nil while kept between runs
+	fencing   bool                            // dropping lines until the fence's line
+	fencePort string                          // local port of the fence connection, once known
+	fenceSeen chan struct{}                   // closed when the fence's line arrived
+	next      func(*contract.ConnectionEvent) // report of the run that waits for the fence
+	probing   bool                            // readiness not established yet
+	pending   []*contract.ConnectionEvent     // events seen while probing
+	probePort string                          // local port of the probe that succeeded
+	probeConn net.Conn                        // while its reply is being drained
 }
 
 // start starts the program with its stdout and stderr each on a
@@ -392,9 +553,10 @@ func (r *serverRun) probed(conn net.Conn) {
 			deliver = append(deliver, ev)
 		}
 	}
+	report := r.report
 	r.mu.Unlock()
 	for _, ev := range deliver {
-		r.report(ev)
+		report(ev)
 	}
 
 	r.probeWG.Add(1)
@@ -429,11 +591,123 @@ func (r *serverRun) isProbeLocked(ev *contract.ConnectionEvent) bool {
 	if r.probePort == "" {
 		return false
 	}
-	if _, port, err := net.SplitHostPort(ev.RemoteAddress); err == nil && port == r.probePort {
+	if peerPort(ev) == r.probePort {
 		r.probePort = "" // one probe, one log line: a later client may reuse the port
+		r.probeLogged.Store(true)
 		return true
 	}
 	return false
+}
+
+// peerPort is the port of ev's peer address ("" if it has none).
+func peerPort(ev *contract.ConnectionEvent) string {
+	if _, port, err := net.SplitHostPort(ev.GetRemoteAddress()); err == nil {
+		return port
+	}
+	return ""
+}
+
+// markKept ends the run's reporting: lines are dropped until the next run.
+func (r *serverRun) markKept() {
+	r.mu.Lock()
+	r.report = nil
+	r.mu.Unlock()
+}
+
+// drained waits up to limit until the program has logged the readiness
+// probe and holds no connection on its port (see openConns), and reports
+// whether it came to that. It gives up at once when the program exits or
+// ctx ends. Where connections cannot be counted, the fence alone orders
+// the log lines.
+func (r *serverRun) drained(ctx context.Context, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		if r.probeLogged.Load() {
+			n, ok := openConns(r.port)
+			if !ok || n == 0 {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-r.exited:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// share returns limit, or less when ctx ends sooner: a quarter of the time
+// left, so that a fallback to a full stop or a fresh start still fits.
+func share(ctx context.Context, limit time.Duration) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return min(limit, time.Until(d)/4)
+	}
+	return limit
+}
+
+// fence makes a kept program ready for the run that reports to report:
+// it connects like the readiness probe (sends nothing, half-closes, reads
+// the answer) and waits for that connection's log line. Every line before
+// it is an earlier run's and is dropped; from it on, lines go to report.
+func (r *serverRun) fence(ctx context.Context, report func(*contract.ConnectionEvent)) error {
+	seen := make(chan struct{})
+	r.mu.Lock()
+	r.fencing, r.fencePort, r.fenceSeen, r.next, r.pending = true, "", seen, report, nil
+	r.mu.Unlock()
+	fail := func(err error) error {
+		r.mu.Lock()
+		r.fencing, r.next, r.pending = false, nil, nil
+		r.mu.Unlock()
+		return err
+	}
+	limit := share(ctx, fenceLimit)
+	conn, err := net.DialTimeout("tcp", probeAddress(r.host, r.port), limit)
+	if err != nil {
+		return fail(fmt.Errorf("its port no longer accepts connections: %w", err))
+	}
+	_, port, _ := net.SplitHostPort(conn.LocalAddr().String())
+	r.mu.Lock()
+	r.fencePort = port
+	for _, ev := range r.pending {
+		r.fenceLineLocked(ev)
+	}
+	r.pending = nil
+	r.mu.Unlock()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(limit))
+	_, _ = io.Copy(io.Discard, conn)
+	_ = conn.Close()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-seen:
+		return nil
+	case <-r.exited:
+		return fail(errors.New("it exited as it was reused"))
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	case <-t.C:
+		return fail(fmt.Errorf("it did not log the fence connection within %v", limit))
+	}
+}
+
+// fenceLineLocked handles ev while fencing: the fence's own line ends
+// fencing and hands reporting to the waiting run; any other line belongs to
+// an earlier run and is dropped. The caller holds r.mu and knows fencePort.
+func (r *serverRun) fenceLineLocked(ev *contract.ConnectionEvent) {
+	if !r.fencing || peerPort(ev) != r.fencePort {
+		return
+	}
+	r.fencing, r.fencePort = false, ""
+	r.report, r.next = r.next, nil
+	close(r.fenceSeen)
 }
 
 // line handles one line of program output (of stderr if stderr).
@@ -449,15 +723,21 @@ func (r *serverRun) line(b []byte, stderr bool) {
 		return
 	}
 	r.mu.Lock()
-	if r.probing {
+	switch {
+	case r.probing, r.fencing && r.fencePort == "":
 		r.pending = append(r.pending, ev)
+		r.mu.Unlock()
+		return
+	case r.fencing:
+		r.fenceLineLocked(ev)
 		r.mu.Unlock()
 		return
 	}
 	probe := r.isProbeLocked(ev)
+	report := r.report
 	r.mu.Unlock()
-	if !probe {
-		r.report(ev)
+	if !probe && report != nil {
+		report(ev)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,4 +283,171 @@ func TestServerProgramExitsWhileRunning(t *testing.T) {
 	if err := s.Stop(ctx); err != nil {
 		t.Error(err)
 	}
+}
+
+// runningPID is the PID of the program the Server runs, or else of the one
+// it kept last (0 if none).
+func runningPID(s *Server) int {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	switch {
+	case s.running != nil:
+		return s.running.cmd.Process.Pid
+	case len(s.kept) > 0:
+		return s.kept[len(s.kept)-1].cmd.Process.Pid
+	}
+	return 0
+}
+
+// A program is kept running across runs that did not fail: the next Start
+// with the same command line reuses it, reports only its own connections,
+// and a Start with another command line (here another T) or a plain Stop
+// ends it.
+func TestServerKeptAcrossRuns(t *testing.T) {
+	py := python(t)
+	s, err := newServer(ServerConfig{
+		Command:      py + " " + testdata(t, "server.py") + " --host {host} --port {port} --idle-ms {idle_timeout_ms} --format colon --log-delay-ms 300",
+		ReadyTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	start := func(ev *events, idleMS uint32) string {
+		t.Helper()
+		resp, err := s.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: idleMS}, ev.report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetAddress()
+	}
+
+	var first events
+	addr := start(&first, 1000)
+	pid := runningPID(s)
+	// "late..." is logged 300 ms after its name ended, the connection still
+	// open: StopKeeping waits for it, so its line cannot reach the next run.
+	reply, late := greet(t, addr, "late one")
+	if reply != contract.Greeting {
+		t.Fatalf("reply %q", reply)
+	}
+	if err := s.StopKeeping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if runningPID(s) != pid || gone(pid) {
+		t.Fatal("StopKeeping ended the program")
+	}
+
+	var second events
+	if got := start(&second, 1000); got != addr {
+		t.Errorf("reused program at %s, first at %s", got, addr)
+	}
+	if runningPID(s) != pid {
+		t.Fatal("Start with the same command line started a new program")
+	}
+	if _, err := s.Start(ctx, &contract.StartRequest{}, second.report); err == nil {
+		t.Error("a second Start while running succeeded")
+	}
+	_, local := greet(t, addr, "Bob")
+	eventually(t, 10*time.Second, "the second run's event", func() bool { return len(second.snapshot()) > 0 })
+	if err := s.StopKeeping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range second.snapshot() {
+		if ev.GetRemoteAddress() != local {
+			t.Errorf("the second run got the event %v (the first run's client was %s)", ev, late)
+		}
+	}
+	// The first run may or may not have seen its line before it ended (no
+	// event is reported after a Stop), but no other.
+	for _, ev := range first.snapshot() {
+		if ev.GetRemoteAddress() != late {
+			t.Errorf("the first run got the event %v", ev)
+		}
+	}
+
+	// Another T is another command line: a fresh program, while the first
+	// stays kept for a later run with its T.
+	var third events
+	start(&third, 2000)
+	other := runningPID(s)
+	if other == pid {
+		t.Error("a Start with another idle timeout reused the program")
+	}
+	if err := s.StopKeeping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var fourth events
+	start(&fourth, 1000)
+	if runningPID(s) != pid {
+		t.Error("the program kept for the first T was not reused")
+	}
+	// A plain Stop ends the current program; Close every kept one.
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, pid)
+	if gone(other) {
+		t.Error("Stop ended a kept program other than the current one")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, other)
+}
+
+// A kept program that exits between runs is replaced by a fresh one without
+// blaming the next run; one that cannot be trusted to log in time (here it
+// logs nothing) is not kept.
+func TestServerKeptProgramReplaced(t *testing.T) {
+	py := python(t)
+	ctx := context.Background()
+	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --host {host} --port {port}", ReadyTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	var ev events
+	if _, err := s.Start(ctx, &contract.StartRequest{}, ev.report); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the probe's log line", func() bool { return loggedLines(s) == 1 })
+	if err := s.StopKeeping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pid := runningPID(s)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, pid)
+	resp, err := s.Start(ctx, &contract.StartRequest{}, ev.report)
+	if err != nil {
+		t.Fatalf("Start after the kept program died: %v", err)
+	}
+	if runningPID(s) == pid || runningPID(s) == 0 {
+		t.Fatal("no fresh program")
+	}
+	if reply, _ := greet(t, resp.GetAddress(), "Ann"); reply != contract.Greeting {
+		t.Errorf("reply %q", reply)
+	}
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	quiet, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --quiet --host {host} --port {port}", ReadyTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := quiet.Start(ctx, &contract.StartRequest{}, ev.report); err != nil {
+		t.Fatal(err)
+	}
+	pid = runningPID(quiet)
+	if err := quiet.StopKeeping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if runningPID(quiet) != 0 {
+		t.Error("a program that did not log the readiness probe was kept")
+	}
+	waitGone(t, pid)
 }

@@ -20,7 +20,7 @@ DESCRIPTOR = _descriptor.FileDescriptor(
   name='greet.proto',
   package='greetspec.contract.v1',
   syntax='proto3',
-  serialized_pb=_b('\n\x0bgreet.proto\x12\x15greetspec.contract.v1\"\x11\n\x0f\x44\x65scribeRequest\"6\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\"?\n\x0cStartRequest\x12\x16\n\x0elisten_address\x18\x01 \x01(\t\x12\x17\n\x0fidle_timeout_ms\x18\x02 \x01(\r\" \n\rStartResponse\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\r\n\x0bStopRequest\"\x0e\n\x0cStopResponse\"\x0f\n\rEventsRequest\"\xab\x01\n\x0f\x43onnectionEvent\x12\x16\n\x0eremote_address\x18\x01 \x01(\t\x12\x10\n\x08name_raw\x18\x02 \x01(\x0c\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05reply\x18\x04 \x01(\x0c\x12\x10\n\x08log_line\x18\x05 \x01(\t\x12\x30\n\x08name_end\x18\x06 \x01(\x0e\x32\x1e.greetspec.contract.v1.NameEnd\x12\r\n\x05\x65rror\x18\x07 \x01(\t\"A\n\x0cGreetRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"t\n\rGreetResponse\x12\r\n\x05reply\x18\x01 \x01(\x0c\x12\r\n\x05shown\x18\x02 \x01(\t\x12\x36\n\x0b\x65rror_class\x18\x03 \x01(\x0e\x32!.greetspec.contract.v1.ErrorClass\x12\r\n\x05\x65rror\x18\x04 \x01(\t*p\n\x07NameEnd\x12\x18\n\x14NAME_END_UNSPECIFIED\x10\x00\x12\x12\n\x0eNAME_END_LIMIT\x10\x01\x12\x10\n\x0cNAME_END_EOF\x10\x02\x12\x11\n\rNAME_END_IDLE\x10\x03\x12\x12\n\x0eNAME_END_ERROR\x10\x04*\xbf\x01\n\nErrorClass\x12\x14\n\x10\x45RROR_CLASS_NONE\x10\x00\x12\x17\n\x13\x45RROR_CLASS_REFUSED\x10\x01\x12\x17\n\x13\x45RROR_CLASS_TIMEOUT\x10\x02\x12\x15\n\x11\x45RROR_CLASS_RESET\x10\x03\x12\x1c\n\x18\x45RROR_CLASS_CLOSED_EARLY\x10\x04\x12\x1d\n\x19\x45RROR_CLASS_NAME_TOO_LONG\x10\x05\x12\x15\n\x11\x45RROR_CLASS_OTHER\x10\x06\x32\xe9\x02\n\x0bGreetServer\x12[\n\x08\x44\x65scribe\x12&.greetspec.contract.v1.DescribeRequest\x1a\'.greetspec.contract.v1.DescribeResponse\x12R\n\x05Start\x12#.greetspec.contract.v1.StartRequest\x1a$.greetspec.contract.v1.StartResponse\x12O\n\x04Stop\x12\".greetspec.contract.v1.StopRequest\x1a#.greetspec.contract.v1.StopResponse\x12X\n\x06\x45vents\x12$.greetspec.contract.v1.EventsRequest\x1a&.greetspec.contract.v1.ConnectionEvent0\x01\x32\xbe\x01\n\x0bGreetClient\x12[\n\x08\x44\x65scribe\x12&.greetspec.contract.v1.DescribeRequest\x1a\'.greetspec.contract.v1.DescribeResponse\x12R\n\x05Greet\x12#.greetspec.contract.v1.GreetRequest\x1a$.greetspec.contract.v1.GreetResponseB.Z,github.com/greetspec/greetspec/core/contractb\x06proto3')
+  serialized_pb=_b('\n\x0bgreet.proto\x12\x15greetspec.contract.v1\"\x11\n\x0f\x44\x65scribeRequest\"6\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\"?\n\x0cStartRequest\x12\x16\n\x0elisten_address\x18\x01 \x01(\t\x12\x17\n\x0fidle_timeout_ms\x18\x02 \x01(\r\" \n\rStartResponse\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x1f\n\x0bStopRequest\x12\x10\n\x08reusable\x18\x01 \x01(\x08\"\x0e\n\x0cStopResponse\"\x0f\n\rEventsRequest\"\xab\x01\n\x0f\x43onnectionEvent\x12\x16\n\x0eremote_address\x18\x01 \x01(\t\x12\x10\n\x08name_raw\x18\x02 \x01(\x0c\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05reply\x18\x04 \x01(\x0c\x12\x10\n\x08log_line\x18\x05 \x01(\t\x12\x30\n\x08name_end\x18\x06 \x01(\x0e\x32\x1e.greetspec.contract.v1.NameEnd\x12\r\n\x05\x65rror\x18\x07 \x01(\t\"A\n\x0cGreetRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"t\n\rGreetResponse\x12\r\n\x05reply\x18\x01 \x01(\x0c\x12\r\n\x05shown\x18\x02 \x01(\t\x12\x36\n\x0b\x65rror_class\x18\x03 \x01(\x0e\x32!.greetspec.contract.v1.ErrorClass\x12\r\n\x05\x65rror\x18\x04 \x01(\t*p\n\x07NameEnd\x12\x18\n\x14NAME_END_UNSPECIFIED\x10\x00\x12\x12\n\x0eNAME_END_LIMIT\x10\x01\x12\x10\n\x0cNAME_END_EOF\x10\x02\x12\x11\n\rNAME_END_IDLE\x10\x03\x12\x12\n\x0eNAME_END_ERROR\x10\x04*\xbf\x01\n\nErrorClass\x12\x14\n\x10\x45RROR_CLASS_NONE\x10\x00\x12\x17\n\x13\x45RROR_CLASS_REFUSED\x10\x01\x12\x17\n\x13\x45RROR_CLASS_TIMEOUT\x10\x02\x12\x15\n\x11\x45RROR_CLASS_RESET\x10\x03\x12\x1c\n\x18\x45RROR_CLASS_CLOSED_EARLY\x10\x04\x12\x1d\n\x19\x45RROR_CLASS_NAME_TOO_LONG\x10\x05\x12\x15\n\x11\x45RROR_CLASS_OTHER\x10\x06\x32\xe9\x02\n\x0bGreetServer\x12[\n\x08\x44\x65scribe\x12&.greetspec.contract.v1.DescribeRequest\x1a\'.greetspec.contract.v1.DescribeResponse\x12R\n\x05Start\x12#.greetspec.contract.v1.StartRequest\x1a$.greetspec.contract.v1.StartResponse\x12O\n\x04Stop\x12\".greetspec.contract.v1.StopRequest\x1a#.greetspec.contract.v1.StopResponse\x12X\n\x06\x45vents\x12$.greetspec.contract.v1.EventsRequest\x1a&.greetspec.contract.v1.ConnectionEvent0\x01\x32\xbe\x01\n\x0bGreetClient\x12[\n\x08\x44\x65scribe\x12&.greetspec.contract.v1.DescribeRequest\x1a\'.greetspec.contract.v1.DescribeResponse\x12R\n\x05Greet\x12#.greetspec.contract.v1.GreetRequest\x1a$.greetspec.contract.v1.GreetResponseB.Z,github.com/greetspec/greetspec/core/contractb\x06proto3')
 )
 
 _NAMEEND = _descriptor.EnumDescriptor(
@@ -52,8 +52,8 @@ _NAMEEND = _descriptor.EnumDescriptor(
   ],
   containing_type=None,
   options=None,
-  serialized_start=619,
-  serialized_end=731,
+  serialized_start=637,
+  serialized_end=749,
 )
 _sym_db.RegisterEnumDescriptor(_NAMEEND)
 
@@ -95,8 +95,8 @@ _ERRORCLASS = _descriptor.EnumDescriptor(
   ],
   containing_type=None,
   options=None,
-  serialized_start=734,
-  serialized_end=925,
+  serialized_start=752,
+  serialized_end=943,
 )
 _sym_db.RegisterEnumDescriptor(_ERRORCLASS)
 
@@ -254,6 +254,13 @@ _STOPREQUEST = _descriptor.Descriptor(
   file=DESCRIPTOR,
   containing_type=None,
   fields=[
+    _descriptor.FieldDescriptor(
+      name='reusable', full_name='greetspec.contract.v1.StopRequest.reusable', index=0,
+      number=1, type=8, cpp_type=7, label=1,
+      has_default_value=False, default_value=False,
+      message_type=None, enum_type=None, containing_type=None,
+      is_extension=False, extension_scope=None,
+      options=None, file=DESCRIPTOR),
   ],
   extensions=[
   ],
@@ -267,7 +274,7 @@ _STOPREQUEST = _descriptor.Descriptor(
   oneofs=[
   ],
   serialized_start=212,
-  serialized_end=225,
+  serialized_end=243,
 )
 
 
@@ -290,8 +297,8 @@ _STOPRESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=227,
-  serialized_end=241,
+  serialized_start=245,
+  serialized_end=259,
 )
 
 
@@ -314,8 +321,8 @@ _EVENTSREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=243,
-  serialized_end=258,
+  serialized_start=261,
+  serialized_end=276,
 )
 
 
@@ -387,8 +394,8 @@ _CONNECTIONEVENT = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=261,
-  serialized_end=432,
+  serialized_start=279,
+  serialized_end=450,
 )
 
 
@@ -432,8 +439,8 @@ _GREETREQUEST = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=434,
-  serialized_end=499,
+  serialized_start=452,
+  serialized_end=517,
 )
 
 
@@ -484,8 +491,8 @@ _GREETRESPONSE = _descriptor.Descriptor(
   extension_ranges=[],
   oneofs=[
   ],
-  serialized_start=501,
-  serialized_end=617,
+  serialized_start=519,
+  serialized_end=635,
 )
 
 _CONNECTIONEVENT.fields_by_name['name_end'].enum_type = _NAMEEND
@@ -584,8 +591,8 @@ _GREETSERVER = _descriptor.ServiceDescriptor(
   file=DESCRIPTOR,
   index=0,
   options=None,
-  serialized_start=928,
-  serialized_end=1289,
+  serialized_start=946,
+  serialized_end=1307,
   methods=[
   _descriptor.MethodDescriptor(
     name='Describe',
@@ -635,8 +642,8 @@ _GREETCLIENT = _descriptor.ServiceDescriptor(
   file=DESCRIPTOR,
   index=1,
   options=None,
-  serialized_start=1292,
-  serialized_end=1482,
+  serialized_start=1310,
+  serialized_end=1500,
   methods=[
   _descriptor.MethodDescriptor(
     name='Describe',

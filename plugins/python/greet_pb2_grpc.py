@@ -55,7 +55,9 @@ class GreetServerServicer(object):
     raise NotImplementedError('Method not implemented!')
 
   def Stop(self, request, context):
-    """Stop closes the listener and every open connection, then returns.
+    """Stop closes the listener and every open connection, then returns. A
+    server that keeps a resource across runs (see StopRequest.reusable)
+    may keep it only when asked to.
     """
     context.set_code(grpc.StatusCode.UNIMPLEMENTED)
     context.set_details('Method not implemented!')

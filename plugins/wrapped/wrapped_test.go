@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,14 +79,20 @@ func TestWrappedPrograms(t *testing.T) {
 	bin := t.TempDir()
 	have := buildAll(t, root, bin)
 
-	// The runs go on in the background, the longest (whole-suite) ones
-	// first; each subtest waits for its own run and judges it.
+	// The runs go on in the background, the longest ones first (see
+	// weight), so that the last run to start is a short one; each subtest
+	// waits for its own run and judges it.
 	began := time.Now()
 	runs := make([]*run, len(programs))
+	order := make([]int, len(programs))
+	for i := range programs {
+		runs[i] = &run{done: make(chan struct{})}
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return weight(programs[order[a]]) > weight(programs[order[b]]) })
 	slots := make(chan struct{}, concurrent)
-	for i, p := range programs {
-		r := &run{done: make(chan struct{})}
-		runs[i] = r
+	for _, i := range order {
+		p, r := programs[i], runs[i]
 		if reason, ok := have[p.needs]; !ok {
 			if os.Getenv("CI") != "" {
 				t.Fatalf("%s: %s; CI must run every program", p.name, reason)
@@ -94,9 +101,9 @@ func TestWrappedPrograms(t *testing.T) {
 			close(r.done)
 			continue
 		}
+		slots <- struct{}{} // in order: a later run never takes an earlier one's slot
 		go func() {
 			defer close(r.done)
-			slots <- struct{}{}
 			defer func() { <-slots }()
 			r.execute(root, bin, p)
 		}()
@@ -112,6 +119,24 @@ func TestWrappedPrograms(t *testing.T) {
 		})
 	}
 	t.Logf("all runs took %v", time.Since(began).Round(time.Second))
+}
+
+// weight ranks a run by its expected length: a whole-suite run is longer
+// than a faulty variant's one requirement; a client run starts the program
+// for every greeting (about 150), a server run once per lane and after
+// each failed spec; and a Python program starts slower than a compiled one.
+func weight(p program) int {
+	w := 1
+	if p.breaks == "" {
+		w *= 10
+	}
+	if p.role == "client" {
+		w *= 2
+	}
+	if p.needs == "python3" {
+		w *= 3
+	}
+	return w
 }
 
 // buildAll builds greetspec and the compiled programs into bin. It returns

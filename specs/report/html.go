@@ -24,6 +24,7 @@ type htmlRow struct {
 	More    int                 // failed specs not shown
 	NFailed int                 // all failed specs
 	Notes   []specs.SpecOutcome // not observable or partly observed specs
+	Blocked bool                // blocked by a cause stated at the top
 	Repro   string
 	Counted map[string]int // spec states -> count
 }
@@ -35,6 +36,9 @@ type htmlPage struct {
 	Tally    []tallyItem
 	Tested   []kv
 	Settings []kv
+	// Causes: the implementation under test died (see specs.Causes),
+	// stated once above the table.
+	Causes []specs.Cause
 }
 
 type kv struct{ K, V string }
@@ -50,15 +54,15 @@ type tallyItem struct {
 // transcripts and repro command, in expandable sections. It reads without
 // JavaScript; with it, buttons filter the table by verdict.
 func WriteHTML(w io.Writer, r Run) error {
-	p := htmlPage{Run: r, Tested: sorted(r.Tested), Settings: sorted(r.Settings)}
+	p := htmlPage{Run: r, Tested: sorted(r.Tested), Settings: sorted(r.Settings), Causes: specs.Causes(r.Verdicts)}
 	t := specs.Tally(r.Verdicts)
-	for _, o := range []specs.Outcome{specs.OutcomePass, specs.OutcomeFail, specs.OutcomePartial, specs.OutcomeNotObservable, specs.OutcomeInterrupted, specs.OutcomeSkipped} {
+	for _, o := range []specs.Outcome{specs.OutcomePass, specs.OutcomeFail, specs.OutcomeBlocked, specs.OutcomePartial, specs.OutcomeNotObservable, specs.OutcomeInterrupted, specs.OutcomeSkipped} {
 		if t[o] > 0 {
 			p.Tally = append(p.Tally, tallyItem{o, t[o]})
 		}
 	}
 	for _, v := range r.Verdicts {
-		row := htmlRow{Verdict: v, Counted: map[string]int{}}
+		row := htmlRow{Verdict: v, Counted: map[string]int{}, Blocked: v.Outcome == specs.OutcomeBlocked}
 		for _, s := range v.Specs {
 			row.Counted[s.State]++
 			// Only real failures are listed as failed: a spec interrupted by

@@ -100,3 +100,46 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 }
+
+// A dead implementation is stated once above the table, its BLOCKED
+// requirements are marked and refer to it, and a spec during which it died
+// says so.
+func TestWriteHTMLStatesTheCauseOnce(t *testing.T) {
+	vs := verdicts(map[string]specs.Outcome{"SRV-GREET-1": specs.OutcomeFail, "SRV-LOG-2": specs.OutcomeBlocked})
+	died := &specs.Death{What: "the target 127.0.0.1:9", Kind: specs.DeathTarget, Evidence: "connection refused at 127.0.0.1:9 after 5 accepted connections"}
+	for i := range vs {
+		switch vs[i].Requirement.ID {
+		case "SRV-GREET-1":
+			vs[i].Specs[0].Death = died
+		case "SRV-LOG-2":
+			blocked := *died
+			blocked.Blocked = true
+			vs[i].Note = "blocked by the cause above (the target 127.0.0.1:9): 1 of 1 specs could not run"
+			vs[i].Specs = []specs.SpecOutcome{{Text: "escapes <x>", State: "skipped", Status: specs.StatusBlocked, Death: &blocked}}
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, Run{Title: "t", Verdicts: vs}); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{
+		`<section class="cause" id="causes">`,
+		"the target 127.0.0.1:9 stopped accepting connections; first during SRV-GREET-1 sends the greeting &lt;exactly&gt;; it blocked 1 requirement (1 spec could not run)",
+		"connection refused at 127.0.0.1:9 after 5 accepted connections",
+		`<tr class="blocked" id="SRV-LOG-2">`,
+		"blocked by the cause above (the target 127.0.0.1:9)",
+		"the target 127.0.0.1:9 died during this spec (see the cause at the top)",
+		`<b class="v">BLOCKED</b> 1`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if n := strings.Count(page, `class="cause"`); n != 1 {
+		t.Errorf("the cause section appears %d times, want once", n)
+	}
+	if strings.Index(page, `id="causes"`) > strings.Index(page, `id="verdicts"`) {
+		t.Error("the cause comes after the table")
+	}
+}

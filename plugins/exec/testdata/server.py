@@ -42,6 +42,8 @@ def serve(conn, addr, args):
         conn.close()
         return
     text = name.decode("utf-8", "replace")
+    if args.log_delay_ms and name.startswith(b"late"):
+        time.sleep(args.log_delay_ms / 1000)  # still holding the connection
     if args.quiet:
         line = b""
     elif args.format == "raw":
@@ -85,6 +87,8 @@ def main():
                    help="serve one connection, then die of an uncaught exception")
     p.add_argument("--crlf", action="store_true", help="end log lines with CRLF")
     p.add_argument("--quiet", action="store_true", help="log nothing")
+    p.add_argument("--log-delay-ms", type=int, default=0,
+                   help="wait this long before logging a name starting with 'late'")
     args = p.parse_args()
 
     if args.ignore_term:

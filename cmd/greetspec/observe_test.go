@@ -352,7 +352,7 @@ func TestAddressModeSetupErrors(t *testing.T) {
 	}
 }
 
-// A server that reports every connection twice, 200 ms apart, fails the
+// A server that reports every connection twice, 100 ms apart, fails the
 // requirements that say "exactly once", and says how long it watched.
 func TestDuplicateEventsFail(t *testing.T) {
 	r := runCLI(t, 3*time.Minute, "run", "--server", "builtin:hostile/duplicate-events", "--label-filter", "SRV-LOG-1 || SRV-CONC-2 || SRV-GREET-3", "-v")

@@ -113,12 +113,12 @@ type cliResult struct {
 // startCLI starts greetspec (the binary exe) with args in a child process
 // whose descendants all carry a fresh marker (see testsupport.Marker),
 // collecting its output.
-func startCLI(t *testing.T, exe string, args ...string) (cmd *exec.Cmd, marker testsupport.Marker, stdout, stderr *syncBuffer) {
+func startCLI(t *testing.T, exe string, args ...string) (cmd *exec.Cmd, marker testsupport.Marker, stdout, stderr *testsupport.SyncBuffer) {
 	t.Helper()
 	marker = testsupport.MustMarker(t, "GREETSPEC_TEST_MARKER")
 	cmd = exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", marker.Env())
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &testsupport.SyncBuffer{}, &testsupport.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -625,24 +625,6 @@ func TestBadFiltersAreUsageErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // runCLIInterrupted runs greetspec like runCLI and sends it sig once the

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -118,4 +119,25 @@ func NoRaceExitSleep() {
 		return
 	}
 	_ = os.Setenv("GORACE", strings.TrimSpace(g+" atexit_sleep_ms=0"))
+}
+
+// SyncBuffer is a bytes.Buffer safe to write from one goroutine (a child
+// process's output copier, go-plugin's log writer) while another reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -33,6 +33,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Spec says how to start a plugin.
@@ -276,6 +278,11 @@ func (p *Plugin) explain(op string, err error) error {
 			msg += fmt.Sprintf(": plugin process %d %s", p.runner.cmd.Process.Pid, exit)
 			exited = true
 		}
+	}
+	// A plugin's own error message arrives wrapped as "rpc error: code =
+	// Unknown desc = ..."; its words are what the user needs.
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Unknown && st.Message() != "" {
+		err = errors.New(st.Message())
 	}
 	// Its last words matter when it died or never came up; for a call
 	// into a live plugin the error itself says what went wrong.

@@ -1,0 +1,151 @@
+package specs
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/greetspec/greetspec/core/wire"
+	. "github.com/onsi/ginkgo/v2"
+)
+
+// Verdicts that depend on the probe's own timing against the server's T.
+//
+// A server may end a name after T of client silence (SRV-NAME-3), so "the
+// server replied (or closed) before the name had ended" holds only if the
+// probe was silent for less than T before the server acted. The probe
+// cannot choose when it runs: on a loaded machine its process may stall
+// for longer than T between two writes, or between its last write and the
+// read that sees the reply, and a correct server then rightly ends the
+// name. So such a verdict is taken only when the transcript proves it:
+// every pause of the probe before the server's action, measured from the
+// start of a write (the peer cannot have the bytes earlier) to the end of
+// the next write or to the record of the read that saw the action (the
+// action cannot have come later), is less than T. Reading late only
+// lengthens the measured pause, so a pause measured under T is a proof.
+// An observation whose measured pause is T or more is void: the case is
+// tried again on a fresh connection, at most probeAttempts times, and if
+// every attempt is void the spec is NOT-OBSERVABLE, never FAIL nor PASS.
+
+// probeAttempts bounds the attempts of a case whose observations were void
+// because the probe itself paused for T or more.
+const probeAttempts = 3
+
+// probePause returns the longest pause of the probe, on conn's transcript
+// clock, before the server's action recorded at at: the longest span from
+// the start of one write to the end of the next, and from the start of the
+// last write before at (or the connection's start, if none) to at.
+func probePause(conn *wire.Conn, at time.Duration) time.Duration {
+	var longest, last time.Duration // last: start of the latest write
+	first := true
+	for _, r := range conn.Transcript().Records() {
+		if r.At > at {
+			break
+		}
+		if r.Kind != "send" || len(r.Data) == 0 {
+			continue
+		}
+		if !first {
+			longest = max(longest, r.At-last)
+		}
+		first = false
+		last = r.Began
+	}
+	return max(longest, at-last)
+}
+
+// peerActedAt returns when, on conn's transcript clock, the server's first
+// action was seen: the first received bytes, or the first end of stream or
+// reset, or failing those now (the action came before now).
+func peerActedAt(conn *wire.Conn) time.Duration {
+	for _, r := range conn.Transcript().Records() {
+		if r.Kind == "recv" {
+			return r.At
+		}
+	}
+	conn.Transcript().Note("the server's action seen by now")
+	recs := conn.Transcript().Records()
+	return recs[len(recs)-1].At
+}
+
+// earlyAction is what a probe saw the server do before the name had ended;
+// its pause decides whether that proves anything.
+type earlyAction struct {
+	conn *wire.Conn
+	// did says, cause first, what the server did ("the server sent 22
+	// bytes ... ").
+	did string
+	// state says how far the name had got ("6 of 12 bytes sent").
+	state string
+}
+
+// peerEarly turns the error of a probe's send or half-close into an
+// earlyAction if the server caused it (it had replied, closed or reset),
+// fails the spec for the harness's own errors, and returns nil for nil.
+func peerEarly(conn *wire.Conn, err error, doing, state string) *earlyAction {
+	GinkgoHelper()
+	if err == nil {
+		return nil
+	}
+	var pe *wire.PeerError
+	if errors.As(err, &pe) {
+		return &earlyAction{conn: conn, did: fmt.Sprintf("%s, while the probe client was %s", pe.PeerAction("the server"), doing), state: state}
+	}
+	Fail(fmt.Sprintf("%s: %v", doing, err))
+	return nil
+}
+
+// attemptTimed runs one case of a spec whose verdict "the server acted
+// before the name had ended" depends on the probe's timing against the
+// server's T. attempt dials its own connection and returns the early
+// action it saw, or nil if the server waited as it must (attempt then made
+// the rest of its checks itself). An early action seen less than T after
+// the probe's last byte fails the spec with rule; one seen T or more after
+// is void and the case is tried again, up to probeAttempts times; if all
+// are void the spec is NOT-OBSERVABLE.
+func attemptTimed(server *ServerUnderTest, rule string, attempt func() *earlyAction) {
+	GinkgoHelper()
+	var pauses []string
+	for range probeAttempts {
+		ea := attempt()
+		if ea == nil {
+			return
+		}
+		at := peerActedAt(ea.conn)
+		pause := probePause(ea.conn, at)
+		if pause < server.Idle {
+			Fail(fmt.Sprintf("%s, within %v of the probe's last byte, before the name had ended (%s, no end of stream, the probe's longest pause %v less than T = %v); %s\n%s",
+				ea.did, (at - lastSendStart(ea.conn, at)).Round(time.Microsecond), ea.state, pause.Round(time.Microsecond), server.Idle, rule, ea.conn.Transcript()))
+		}
+		ea.conn.Transcript().Note("void observation: the probe paused %v, not less than T = %v, so the server may have ended the name by silence", pause.Round(time.Microsecond), server.Idle)
+		_ = ea.conn.Abort()
+		pauses = append(pauses, pause.Round(time.Millisecond).String())
+	}
+	Skip(fmt.Sprintf("%sgreetspec's own probe was delayed past T (%v) by the machine's load on every one of %d attempts (longest pauses %v), so the server may rightly have ended the name by T of silence; whether it waits for the whole name could not be judged",
+		NotObservablePrefix, server.Idle, probeAttempts, pauses))
+}
+
+// lastSendStart returns the start of conn's last write before at, or zero.
+func lastSendStart(conn *wire.Conn, at time.Duration) time.Duration {
+	var last time.Duration
+	for _, r := range conn.Transcript().Records() {
+		if r.At > at {
+			break
+		}
+		if r.Kind == "send" && len(r.Data) > 0 {
+			last = r.Began
+		}
+	}
+	return last
+}
+
+// lastSendEnd returns when conn's last write so far returned, or zero.
+func lastSendEnd(conn *wire.Conn) time.Duration {
+	var end time.Duration
+	for _, r := range conn.Transcript().Records() {
+		if r.Kind == "send" && len(r.Data) > 0 {
+			end = r.At
+		}
+	}
+	return end
+}

@@ -115,7 +115,7 @@ func (c *Conn) write(op string, b []byte, timeout time.Duration) error {
 		c.t.add("send", nil, "failed: "+err.Error())
 		return fmt.Errorf("wire: send: %w", err)
 	}
-	began := c.t.since()
+	began := c.t.Now()
 	n, err := c.tcp.Write(b)
 	if err != nil {
 		c.t.addSince("send", b[:n], fmt.Sprintf("failed after %d of %d bytes (%s): %v", n, len(b), Classify(err), err), began)

@@ -45,9 +45,9 @@ func (t *Transcript) add(kind string, data []byte, detail string) {
 	t.addSince(kind, data, detail, 0)
 }
 
-// since returns the time since the connection started, on the records'
-// clock.
-func (t *Transcript) since() time.Duration { return time.Since(t.start) }
+// Now returns the time since the connection started, on the clock of the
+// records' At.
+func (t *Transcript) Now() time.Duration { return time.Since(t.start) }
 
 // addSince is add with a record's Began.
 func (t *Transcript) addSince(kind string, data []byte, detail string, began time.Duration) {

@@ -62,10 +62,10 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 			Expect(quiet.Data).To(BeEmpty(), "the server sent %d bytes %q to a client that had sent nothing (no end of stream); it must not send any byte before the name has ended: %s",
 				len(quiet.Data), quiet.Data, quiet)
 			if quiet.End != wire.EndTimeout {
-				return &earlyAction{conn: conn, did: quiet.Did("the server"), state: "nothing sent yet"}
+				return &earlyAction{conn: conn, did: quiet.Did("the server"), state: "nothing sent yet, no end of stream"}
 			}
 			name := fixtureName("ascii").Bytes
-			if ea := peerEarly(conn, conn.Send(name, Settings.WaitTimeout), "sending the name", "nothing sent yet"); ea != nil {
+			if ea := peerEarly(conn, conn.Send(name, Settings.WaitTimeout), "sending the name", "nothing sent yet, no end of stream"); ea != nil {
 				return ea
 			}
 			if ea := peerEarly(conn, conn.CloseWrite(), "half-closing after the name", fmt.Sprintf("all %d bytes sent", len(name))); ea != nil {
@@ -81,12 +81,13 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 			name := n.Bytes
 			server := StartServer(atOnceIdle)
 			half := len(name) / 2
-			state := fmt.Sprintf("%d of %d bytes sent", half, len(name))
+			state := fmt.Sprintf("%d of %d bytes sent, no end of stream", half, len(name))
 			attemptTimed(server, "it must not send any byte while the name is incomplete", func() *earlyAction {
 				conn := server.Dial()
-				if ea := peerEarly(conn, conn.Send(name[:half], Settings.WaitTimeout), "sending the first part of the name", "0 bytes sent"); ea != nil {
+				if ea := peerEarly(conn, conn.Send(name[:half], Settings.WaitTimeout), "sending the first part of the name", "0 bytes sent, no end of stream"); ea != nil {
 					return ea
 				}
+				stallProbe()
 				quiet := conn.ReadFor(quietWait())
 				if len(quiet.Data) > 0 || quiet.End != wire.EndTimeout {
 					return &earlyAction{conn: conn, did: quiet.Did("the server"), state: state}
@@ -142,15 +143,16 @@ var _ = DescribeRequirement("SRV-NAME-1", func() {
 					// The name itself is not observable: the wire shows only that
 					// no reply comes before the last piece and end of stream.
 					if ea := peerEarly(conn, conn.SendPiecesWhileOpen(pieces[:len(pieces)-1], Settings.Gap, Settings.WaitTimeout),
-						"sending the name in pieces", fmt.Sprintf("fewer than %d of %d bytes sent", sentBefore, len(n.Bytes))); ea != nil {
+						"sending the name in pieces", fmt.Sprintf("fewer than %d of %d bytes sent, no end of stream", sentBefore, len(n.Bytes))); ea != nil {
 						return ea
 					}
+					stallProbe()
 					quiet := conn.ReadFor(Settings.Gap)
 					if len(quiet.Data) > 0 || quiet.End != wire.EndTimeout {
 						return &earlyAction{conn: conn, did: quiet.Did("the server"),
-							state: fmt.Sprintf("%d of %d pieces, %d of %d bytes sent", len(pieces)-1, len(pieces), sentBefore, len(n.Bytes))}
+							state: fmt.Sprintf("%d of %d pieces, %d of %d bytes sent, no end of stream", len(pieces)-1, len(pieces), sentBefore, len(n.Bytes))}
 					}
-					if ea := peerEarly(conn, conn.Send(pieces[len(pieces)-1], Settings.WaitTimeout), "sending the last piece", fmt.Sprintf("%d of %d bytes sent", sentBefore, len(n.Bytes))); ea != nil {
+					if ea := peerEarly(conn, conn.Send(pieces[len(pieces)-1], Settings.WaitTimeout), "sending the last piece", fmt.Sprintf("%d of %d bytes sent, no end of stream", sentBefore, len(n.Bytes))); ea != nil {
 						return ea
 					}
 					if ea := peerEarly(conn, conn.CloseWrite(), "half-closing after the name", fmt.Sprintf("all %d bytes sent", len(n.Bytes))); ea != nil {
@@ -161,7 +163,7 @@ var _ = DescribeRequirement("SRV-NAME-1", func() {
 					return nil
 				}
 				if ea := peerEarly(conn, conn.SendPiecesWhileOpen(pieces, Settings.Gap, Settings.WaitTimeout),
-					"sending the name in pieces", fmt.Sprintf("fewer than %d bytes sent", len(n.Bytes))); ea != nil {
+					"sending the name in pieces", fmt.Sprintf("fewer than %d bytes sent, no end of stream", len(n.Bytes))); ea != nil {
 					return ea
 				}
 				if ea := peerEarly(conn, conn.CloseWrite(), "half-closing after the name", fmt.Sprintf("all %d bytes sent", len(n.Bytes))); ea != nil {

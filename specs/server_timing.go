@@ -3,6 +3,7 @@ package specs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -36,11 +37,13 @@ const probeAttempts = 3
 
 // probePause returns the longest pause of the probe, on conn's transcript
 // clock, before the server's action recorded at at: the longest span from
-// the start of one write to the end of the next, and from the start of the
-// last write before at (or the connection's start, if none) to at.
+// the connection's start to the end of the first write, from the start of
+// one write to the end of the next, and from the start of the last write
+// before at (or the connection's start, if none) to at.
 func probePause(conn *wire.Conn, at time.Duration) time.Duration {
+	// The connection's start (the dial's) stands for a first write: a
+	// server counts silence from its accept at the earliest.
 	var longest, last time.Duration // last: start of the latest write
-	first := true
 	for _, r := range conn.Transcript().Records() {
 		if r.At > at {
 			break
@@ -48,10 +51,7 @@ func probePause(conn *wire.Conn, at time.Duration) time.Duration {
 		if r.Kind != "send" || len(r.Data) == 0 {
 			continue
 		}
-		if !first {
-			longest = max(longest, r.At-last)
-		}
-		first = false
+		longest = max(longest, r.At-last)
 		last = r.Began
 	}
 	return max(longest, at-last)
@@ -126,8 +126,12 @@ func attemptTimed(server *ServerUnderTest, rule string, attempt func() *earlyAct
 		at := peerActedAt(ea.conn)
 		pause := probePause(ea.conn, at)
 		if pause < server.Idle {
-			Fail(fmt.Sprintf("%s, within %v of the probe's last byte, before the name had ended (%s, no end of stream, the probe's longest pause %v less than T = %v); %s\n%s",
-				ea.did, (at - lastSendStart(ea.conn, at)).Round(time.Microsecond), ea.state, pause.Round(time.Microsecond), server.Idle, rule, ea.conn.Transcript()))
+			since := "the probe's last byte was sent"
+			if !sentBefore(ea.conn, at) {
+				since = "the connection opened"
+			}
+			Fail(fmt.Sprintf("%s: seen %v after %s, less than T (%v), so before the name had ended (%s; the probe's longest pause %v); %s\n%s",
+				ea.did, (at - lastSendStart(ea.conn, at)).Round(time.Microsecond), since, server.Idle, ea.state, pause.Round(time.Microsecond), rule, ea.conn.Transcript()))
 		}
 		ea.conn.Transcript().Note("void observation: the probe paused %v, not less than T = %v, so the server may have ended the name by silence", pause.Round(time.Microsecond), server.Idle)
 		_ = ea.conn.Abort()
@@ -203,4 +207,34 @@ func greetedWithin(conn *wire.Conn, want int, window time.Duration, within, why 
 	}
 	Expect(len(res.Data)).To(BeNumerically(">=", want), "%s, counted from the end of the name; %s (%s)", res.Did("the server"), why, within)
 	return nil
+}
+
+// ProbeStallEnv names a test hook: a duration in it makes the probe of the
+// wire-timed server specs pause that long after the bytes it sends before
+// it looks for a premature reply, as a machine's load may stall it, so
+// that tests reproduce a stalled probe deterministically. Unset, the
+// probe does not pause.
+const ProbeStallEnv = "GREETSPEC_TEST_PROBE_STALL"
+
+// probeStall is the pause ProbeStallEnv asks for.
+var probeStall = func() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(ProbeStallEnv))
+	return max(d, 0)
+}()
+
+// stallProbe pauses the probe as ProbeStallEnv asks, if it does.
+func stallProbe() {
+	if probeStall > 0 {
+		time.Sleep(probeStall)
+	}
+}
+
+// sentBefore reports whether conn sent any byte before at.
+func sentBefore(conn *wire.Conn, at time.Duration) bool {
+	for _, r := range conn.Transcript().Records() {
+		if r.At <= at && r.Kind == "send" && len(r.Data) > 0 {
+			return true
+		}
+	}
+	return false
 }

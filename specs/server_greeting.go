@@ -59,10 +59,10 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 			conn := server.Dial()
 			quiet := conn.ReadFor(quietWait())
 			// No byte, no name: a greeting is never due, however late.
-			Expect(quiet.Data).To(BeEmpty(), "the server sent %d bytes %q to a client that had sent nothing (no end of stream); it must not send any byte before the name has ended: %s",
+			Expect(quiet.Data).To(BeEmpty(), "the server sent %d bytes %q before the name had ended (nothing sent yet, no end of stream); it must not send any byte before the name has ended: %s",
 				len(quiet.Data), quiet.Data, quiet)
 			if quiet.End != wire.EndTimeout {
-				return &earlyAction{conn: conn, did: quiet.Did("the server"), state: "nothing sent yet, no end of stream"}
+				return &earlyAction{conn: conn, did: quietDid(quiet), state: "nothing sent yet, no end of stream"}
 			}
 			name := fixtureName("ascii").Bytes
 			if ea := peerEarly(conn, conn.Send(name, Settings.WaitTimeout), "sending the name", "nothing sent yet, no end of stream"); ea != nil {
@@ -90,7 +90,7 @@ var _ = DescribeRequirement("SRV-GREET-2", func() {
 				stallProbe()
 				quiet := conn.ReadFor(quietWait())
 				if len(quiet.Data) > 0 || quiet.End != wire.EndTimeout {
-					return &earlyAction{conn: conn, did: quiet.Did("the server"), state: state}
+					return &earlyAction{conn: conn, did: quietDid(quiet), state: state}
 				}
 				if ea := peerEarly(conn, conn.Send(name[half:], Settings.WaitTimeout), "sending the rest of the name", state); ea != nil {
 					return ea
@@ -149,7 +149,7 @@ var _ = DescribeRequirement("SRV-NAME-1", func() {
 					stallProbe()
 					quiet := conn.ReadFor(Settings.Gap)
 					if len(quiet.Data) > 0 || quiet.End != wire.EndTimeout {
-						return &earlyAction{conn: conn, did: quiet.Did("the server"),
+						return &earlyAction{conn: conn, did: quietDid(quiet),
 							state: fmt.Sprintf("%d of %d pieces, %d of %d bytes sent, no end of stream", len(pieces)-1, len(pieces), sentBefore, len(n.Bytes))}
 					}
 					if ea := peerEarly(conn, conn.Send(pieces[len(pieces)-1], Settings.WaitTimeout), "sending the last piece", fmt.Sprintf("%d of %d bytes sent, no end of stream", sentBefore, len(n.Bytes))); ea != nil {

@@ -75,8 +75,8 @@ func peerActedAt(conn *wire.Conn) time.Duration {
 // its pause decides whether that proves anything.
 type earlyAction struct {
 	conn *wire.Conn
-	// did says, cause first, what the server did ("the server sent 22
-	// bytes ... ").
+	// did says, cause first, what the server did, to be followed by
+	// "before the name had ended" ("the server sent 22 bytes ...").
 	did string
 	// state says how far the name had got ("6 of 12 bytes sent").
 	state string
@@ -95,7 +95,7 @@ func peerEarly(conn *wire.Conn, err error, doing, state string) *earlyAction {
 	}
 	var pe *wire.PeerError
 	if errors.As(err, &pe) {
-		return &earlyAction{conn: conn, did: fmt.Sprintf("%s, while the probe client was %s", pe.PeerAction("the server"), doing), state: state}
+		return &earlyAction{conn: conn, did: pe.PeerAction("the server"), state: state + ", while the probe client was " + doing}
 	}
 	Fail(fmt.Sprintf("%s: %v", doing, err))
 	return nil
@@ -130,8 +130,8 @@ func attemptTimed(server *ServerUnderTest, rule string, attempt func() *earlyAct
 			if !sentBefore(ea.conn, at) {
 				since = "the connection opened"
 			}
-			Fail(fmt.Sprintf("%s: seen %v after %s, less than T (%v), so before the name had ended (%s; the probe's longest pause %v); %s\n%s",
-				ea.did, (at - lastSendStart(ea.conn, at)).Round(time.Microsecond), since, server.Idle, ea.state, pause.Round(time.Microsecond), rule, ea.conn.Transcript()))
+			Fail(fmt.Sprintf("%s before the name had ended (%s): seen %v after %s, less than T (%v; the probe's longest pause %v); %s\n%s",
+				ea.did, ea.state, (at - lastSendStart(ea.conn, at)).Round(time.Microsecond), since, server.Idle, pause.Round(time.Microsecond), rule, ea.conn.Transcript()))
 		}
 		ea.conn.Transcript().Note("void observation: the probe paused %v, not less than T = %v, so the server may have ended the name by silence", pause.Round(time.Microsecond), server.Idle)
 		_ = ea.conn.Abort()
@@ -237,4 +237,14 @@ func sentBefore(conn *wire.Conn, at time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// quietDid says what a read that should have seen nothing saw, to be
+// followed by "before the name had ended": the bytes the server sent, else
+// how it ended the connection.
+func quietDid(res wire.Result) string {
+	if len(res.Data) > 0 {
+		return fmt.Sprintf("the server sent %d bytes %q", len(res.Data), shortBytes(res.Data))
+	}
+	return res.Did("the server")
 }

@@ -18,23 +18,36 @@ import (
 var (
 	interrupted atomic.Bool
 	watchOnce   sync.Once
+	signals     chan os.Signal
 )
 
 // MarkInterrupted records that the run is being interrupted; callers that
 // stop the suite for a reason other than a signal (--timeout) call it.
 func MarkInterrupted() { interrupted.Store(true) }
 
-// watchSignals sets interrupted on SIGINT or SIGTERM. Ginkgo's own handler
-// gets the same signals and stops the suite.
+// watchSignals registers for SIGINT and SIGTERM. Ginkgo's own handler gets
+// the same signals and stops the suite; the runtime delivers a signal to
+// every registered channel in one pass, so by the time Ginkgo has
+// abandoned a spec the signal is waiting in ours too.
 func watchSignals() {
 	watchOnce.Do(func() {
-		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-		go func() {
-			<-ch
-			MarkInterrupted()
-		}()
+		signals = make(chan os.Signal, 1)
+		signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	})
+}
+
+// isInterrupted reports whether the run is being interrupted. It reads the
+// signal channel itself rather than waiting for a goroutine to set the
+// flag: under load such a goroutine may run only after the abandoned spec
+// has already called into Ginkgo.
+func isInterrupted() bool {
+	watchSignals()
+	select {
+	case <-signals:
+		MarkInterrupted()
+	default:
+	}
+	return interrupted.Load()
 }
 
 // deferCleanup is DeferCleanup for the spec helpers. In a spec goroutine
@@ -42,8 +55,7 @@ func watchSignals() {
 // then ends the goroutine quietly: the run is stopping, its verdict is
 // INTERRUPTED, and nothing must reach Ginkgo from a node that has ended.
 func deferCleanup(fn func()) {
-	watchSignals()
-	if interrupted.Load() {
+	if isInterrupted() {
 		fn()
 		runtimeGoexit()
 	}

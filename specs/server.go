@@ -131,7 +131,7 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 		// A spec that did not fail leaves a correct server in a correct
 		// state, so a server that is costly to start (a wrapped program)
 		// may keep it for the next spec.
-		reusable := !interrupted.Load() && !CurrentSpecReport().Failed()
+		reusable := !isInterrupted() && !CurrentSpecReport().Failed()
 		_, err := rpc.Stop(ctx, &contract.StopRequest{Reusable: reusable})
 		stopStream()
 		<-streamDone

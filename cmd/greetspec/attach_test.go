@@ -75,7 +75,20 @@ func TestAttachMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spawned := verdictsOf(t, "--server", "builtin:reference", "--client", "builtin:reference")
+	// The spawned reference plugins' verdicts: the shared serial run of the
+	// catalogue (the defaults spawn builtin:reference in both roles).
+	serial, _ := referenceRuns(t)
+	spawned := map[string]specs.Outcome{}
+	vs, err := specs.ReadVerdicts(serial.report)
+	if err != nil {
+		t.Fatalf("the reference run: exit %d, %v\n%s%s", serial.result.code, err, serial.result.stdout, serial.result.stderr)
+	}
+	for _, v := range vs {
+		spawned[v.Requirement.ID] = v.Outcome
+	}
+	if len(spawned) == 0 {
+		t.Fatal("the reference run has no verdicts")
+	}
 
 	details, plugin := startAttached(t, exec.Command(exe), contract.BuiltinEnv+"=reference")
 	attached := verdictsOf(t, "--attach-server", details, "--attach-client", details)

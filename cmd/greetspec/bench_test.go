@@ -19,7 +19,7 @@ func TestBenchMeasuresWithinBounds(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "bench.json")
 	start := time.Now()
-	r := runCLI(t, 2*time.Minute, "bench", "--concurrency", "1,4", "--duration", "300ms", "--max-exchanges", "50", "--direct", "--rounds", "3", "--json", out)
+	r := runCLIRace(t, 2*time.Minute, "bench", "--concurrency", "1,4", "--duration", "300ms", "--max-exchanges", "50", "--direct", "--rounds", "3", "--json", out)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -61,7 +61,7 @@ func TestBenchClassifiesErrors(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	out := filepath.Join(t.TempDir(), "bench.json")
-	r := runCLI(t, time.Minute, "bench", "--target", addr, "--baseline=false", "--concurrency", "2", "--duration", "200ms", "--json", out)
+	r := runCLIRace(t, time.Minute, "bench", "--target", addr, "--baseline=false", "--concurrency", "2", "--duration", "200ms", "--json", out)
 	// Nothing was measured: no green.
 	if r.code != 1 || !strings.Contains(r.stderr, "nothing was measured") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -87,7 +87,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"bench", "--name", strings.Repeat("x", 1025)},
 		{"bench", "--rounds", "0"},
 	} {
-		if r := runCLI(t, time.Minute, args...); r.code != 2 {
+		if r := runCLIRace(t, time.Minute, args...); r.code != 2 {
 			t.Errorf("greetspec %s: exit %d, want 2\n%s", strings.Join(args, " "), r.code, r.stderr)
 		}
 	}
@@ -99,7 +99,7 @@ func TestBenchUsageErrors(t *testing.T) {
 func TestBenchAttachedAndClean(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "bench.json")
-	r := runCLI(t, 2*time.Minute, "bench", "--concurrency", "2", "--duration", "400ms", "--max-exchanges", "40", "--rounds", "2",
+	r := runCLIRace(t, 2*time.Minute, "bench", "--concurrency", "2", "--duration", "400ms", "--max-exchanges", "40", "--rounds", "2",
 		"--idle", "2", "--slowloris", "2", "--idle-timeout", "200ms", "--events", "--json", out)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/greetspec/greetspec/plugins/hostile"
 )
 
@@ -25,7 +26,7 @@ import (
 type containedRun struct {
 	cmd            *exec.Cmd
 	tmp, report    string
-	marker         string
+	marker         testsupport.Marker
 	stdout, stderr bytes.Buffer
 	done           chan error
 	started        time.Time
@@ -33,19 +34,16 @@ type containedRun struct {
 
 func startContained(t *testing.T, env []string, args ...string) *containedRun {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe := greetspecBinary(t)
 	// Short, so that socket paths inside it stay well under the limit.
 	tmp, err := os.MkdirTemp("", "gsc")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
-	r := &containedRun{tmp: tmp, report: filepath.Join(t.TempDir(), "report"), marker: randomMarker(t), done: make(chan error, 1)}
+	r := &containedRun{tmp: tmp, report: filepath.Join(t.TempDir(), "report"), marker: testsupport.MustMarker(t, "GREETSPEC_TEST_MARKER"), done: make(chan error, 1)}
 	r.cmd = exec.Command(exe, args...)
-	r.cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "GREETSPEC_TEST_MARKER="+r.marker,
+	r.cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", r.marker.Env(),
 		"TMPDIR="+tmp, hostile.EnvReport+"="+r.report)
 	r.cmd.Env = append(r.cmd.Env, env...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
@@ -56,9 +54,7 @@ func startContained(t *testing.T, env []string, args ...string) *containedRun {
 	go func() { r.done <- r.cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = r.cmd.Process.Kill()
-		for _, pid := range processesWithMarker(r.marker) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+		r.marker.Kill()
 	})
 	return r
 }
@@ -134,7 +130,7 @@ func (r *containedRun) checkNothingLeft(t *testing.T, grace time.Duration) {
 	deadline := time.Now().Add(grace)
 	for {
 		var problems []string
-		if left := processesWithMarker(r.marker); len(left) > 0 {
+		if left := r.marker.Processes(); len(left) > 0 {
 			problems = append(problems, "processes alive: "+strings.Trim(strings.Join(strings.Fields(strings.Trim(strconvInts(left), "[]")), " "), " "))
 		}
 		for _, pid := range pids {
@@ -257,8 +253,7 @@ func TestContainmentSweepsStaleTempDirs(t *testing.T) {
 		_ = os.Chtimes(p, old, old)
 		_ = os.Chtimes(filepath.Dir(p), old, old)
 	}
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "plugins")
+	cmd := exec.Command(greetspecBinary(t), "plugins")
 	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "TMPDIR="+r0.tmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("greetspec plugins: %v\n%s", err, out)
@@ -301,11 +296,8 @@ func TestPluginOutputEscapedOnTerminal(t *testing.T) {
 }
 
 func TestChecksumPinningCLI(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(exe)
+	// Built-in plugins run from greetspec's own executable.
+	data, err := os.ReadFile(greetspecBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}

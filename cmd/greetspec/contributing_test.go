@@ -119,12 +119,7 @@ func TestContributingCommands(t *testing.T) {
 	if len(blocks) < 5 {
 		t.Fatalf("CONTRIBUTING.md has %d sh blocks; the walk-throughs have more", len(blocks))
 	}
-	bin := filepath.Join(t.TempDir(), "greetspec")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/greetspec")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building greetspec: %v\n%s", err, out)
-	}
+	bin := greetspecBinary(t)
 	prelude := `go() { if [ "$1" = run ] && [ "$2" = ./cmd/greetspec ]; then shift 2; "$GREETSPEC_BIN" "$@"; else command go "$@"; fi; }` + "\n"
 	for _, b := range blocks {
 		t.Run(fmt.Sprintf("line-%d", b.line), func(t *testing.T) {

@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/greetspec/greetspec/specs"
 )
 
@@ -57,6 +58,40 @@ func verdictLines(t *testing.T, path string) []string {
 	return out
 }
 
+// referenceRun is one run of the whole catalogue against the reference
+// plugins, serial or in lanes, that several tests share.
+type referenceRun struct {
+	result cliResult
+	report string
+}
+
+var (
+	referenceOnce                   sync.Once
+	referenceSerial, referenceLanes referenceRun
+)
+
+// referenceRuns runs the whole catalogue against the reference plugins
+// twice, once per test process: serially (--procs 1), and in three lanes
+// race-built (this test binary), where the runner's lanes, the host and the
+// specs' harness run concurrently. TestLanesMatchSerial compares them and
+// TestRunReferencePasses checks the run in lanes passes.
+func referenceRuns(t *testing.T) (serial, lanes referenceRun) {
+	t.Helper()
+	referenceOnce.Do(func() {
+		dir := processDir(t)
+		run := func(procs string, exec func(*testing.T, time.Duration, ...string) cliResult) referenceRun {
+			report := filepath.Join(dir, "reference-procs-"+procs+".json")
+			return referenceRun{exec(t, 5*time.Minute, "run", "--seed", "11", "--no-repro", "--procs", procs, "--json-report", report), report}
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); referenceSerial = run("1", runCLI) }()
+		referenceLanes = run("3", runCLIRace)
+		wg.Wait()
+	})
+	return referenceSerial, referenceLanes
+}
+
 // A run in lanes gives the serial run's report: the same specs in the same
 // order with the same states, the same verdicts, the same console output
 // but for the run time; for a correct and for a faulty plugin.
@@ -78,9 +113,16 @@ func TestLanesMatchSerial(t *testing.T) {
 			var outs []string
 			var reports []string
 			for _, procs := range []string{"1", "3"} {
-				report := filepath.Join(dir, "report-"+procs+".json")
-				args := append([]string{"run", "--seed", "11", "--no-repro", "--procs", procs, "--json-report", report}, c.args...)
-				r := runCLI(t, 5*time.Minute, args...)
+				var r cliResult
+				var report string
+				if c.args == nil {
+					serial, lanes := referenceRuns(t)
+					run := map[string]referenceRun{"1": serial, "3": lanes}[procs]
+					r, report = run.result, run.report
+				} else {
+					report = filepath.Join(dir, "report-"+procs+".json")
+					r = runCLI(t, 5*time.Minute, append([]string{"run", "--seed", "11", "--no-repro", "--procs", procs, "--json-report", report}, c.args...)...)
+				}
 				if r.code != c.code {
 					t.Fatalf("--procs %s: exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", procs, r.code, c.code, r.stdout, r.stderr)
 				}
@@ -114,41 +156,6 @@ func withoutRunTime(s string) string {
 	return strings.Join(out, "\n")
 }
 
-// Shards split the selected specs: together they are all of them, and no
-// spec is in two.
-func TestShardsPartitionTheSpecs(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	filter := []string{"--label-filter", "SRV-UTF8-1 || SRV-LIMIT-1 || CLI-SEND-1", "--seed", "3"}
-	full := filepath.Join(dir, "full.json")
-	if r := runCLI(t, 2*time.Minute, append([]string{"run", "--json-report", full}, filter...)...); r.code != 0 {
-		t.Fatalf("full run: exit status %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	var union []string
-	for _, shard := range []string{"1/2", "2/2"} {
-		report := filepath.Join(dir, strings.ReplaceAll(shard, "/", "-")+".json")
-		r := runCLI(t, 2*time.Minute, append([]string{"run", "--shard", shard, "--json-report", report}, filter...)...)
-		// A shard verifies part of each requirement: PARTIAL, exit 3.
-		if r.code != 3 {
-			t.Fatalf("shard %s: exit status %d\n%s\n%s", shard, r.code, r.stdout, r.stderr)
-		}
-		part := specStates(t, report)
-		if len(part) == 0 {
-			t.Errorf("shard %s ran no spec", shard)
-		}
-		union = append(union, ran(part)...)
-	}
-	want := ran(specStates(t, full))
-	sort.Strings(want)
-	sort.Strings(union)
-	if strings.Join(want, "\n") != strings.Join(union, "\n") {
-		t.Errorf("the shards' specs are not the full run's:\nfull:\n%s\nshards:\n%s", strings.Join(want, "\n"), strings.Join(union, "\n"))
-	}
-	if r := runCLI(t, time.Minute, "run", "--shard", "3/2"); r.code != 2 || !strings.Contains(r.stderr, "--shard") {
-		t.Errorf("--shard 3/2: exit status %d, stderr %q; want 2 and a --shard error", r.code, r.stderr)
-	}
-}
-
 // ran drops the specs the label filter skipped (every run lists them).
 func ran(states []string) []string {
 	var out []string
@@ -161,31 +168,40 @@ func ran(states []string) []string {
 }
 
 // A lane that dies is reported, the run fails, and nothing it started
-// outlives the run (runCLI checks). Not parallel: it kills the first lane
-// 1 it finds among this test binary's runs.
+// outlives the run (finishCLI checks). Lane 1 is found by its environment:
+// this run's process marker and GREETSPEC_LANE=1, so no other run's lane is
+// touched.
 func TestLaneDeathIsReported(t *testing.T) {
-	killed := make(chan int, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	// Kill lane 1 as soon as it shows up: find it by its environment.
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
+	t.Parallel()
+	cmd, marker, stdout, stderr := startCLI(t, selfExe(t), "run", "--procs", "2", "--label-filter", "SRV-GREET-2 || SRV-NAME-3", "--no-repro")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	killed := false
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(3 * time.Minute)
+	var err error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-tick.C:
+			if !killed {
+				for _, pid := range lanePIDs(marker, "GREETSPEC_LANE=1") {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+					killed = true
+				}
 			}
-			for _, pid := range lanePIDs("GREETSPEC_LANE=1") {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				killed <- pid
-				return
-			}
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			<-done
+			marker.Kill()
+			t.Fatalf("greetspec did not finish within 3m\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 		}
-	}()
-	r := runCLI(t, 3*time.Minute, "run", "--procs", "2", "--label-filter", "SRV-GREET-2 || SRV-NAME-3", "--no-repro")
-	select {
-	case <-killed:
-	default:
+	}
+	r := finishCLI(t, err, marker, stdout, stderr)
+	if !killed {
 		t.Fatal("no lane was seen to kill")
 	}
 	if r.code != 1 {
@@ -196,17 +212,13 @@ func TestLaneDeathIsReported(t *testing.T) {
 	}
 }
 
-// lanePIDs finds lane processes of runs started by this test binary.
-func lanePIDs(env string) []int {
+// lanePIDs finds the lane processes of the run carrying marker whose
+// environment holds env.
+func lanePIDs(marker testsupport.Marker, env string) []int {
 	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err == nil && bytes.Contains(data, []byte("GREETSPEC_CLI_TEST=1")) && bytes.Contains(data, []byte("\x00"+env+"\x00")) {
+	for _, pid := range marker.Processes() {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err == nil && bytes.Contains(data, []byte("\x00"+env+"\x00")) {
 			out = append(out, pid)
 		}
 	}
@@ -214,6 +226,7 @@ func lanePIDs(env string) []int {
 }
 
 func TestExplainWaits(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, time.Minute, "run", "--explain-waits", "--idle-timeout", "400ms", "--gap", "20ms")
 	if r.code != 0 {
 		t.Fatalf("exit status %d\n%s\n%s", r.code, r.stdout, r.stderr)

@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/greetspec/greetspec/plugins/builtin"
 	"github.com/greetspec/greetspec/plugins/reference"
 	"github.com/greetspec/greetspec/specs"
@@ -29,11 +27,81 @@ import (
 func TestMain(m *testing.M) {
 	host.ServeWatchdogIfRequested()
 	builtin.ServeIfRequested()
-	raceNoExitSleep()
+	testsupport.NoRaceExitSleep()
 	if os.Getenv("GREETSPEC_CLI_TEST") != "" {
 		os.Exit(contained(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if procDir != "" {
+		_ = os.RemoveAll(procDir)
+	}
+	os.Exit(code)
+}
+
+// The greetspec processes the tests start are one of two binaries:
+//
+//   - this test binary (runCLIRace), built as the test command builds it,
+//     with the race detector under `ginkgo --race`;
+//   - a greetspec binary built once per test process from this package
+//     without the race detector (runCLI, and TestContributingCommands).
+//
+// Most tests run the catalogue, or large parts of it, to check what the
+// CLI makes of a run: exit statuses, reports, merging, lanes, shards,
+// wrapped programs. Under the race detector each such run costs about five
+// times the CPU (a whole catalogue run: 15 s of CPU against 3 s, measured
+// on two cores), which on a two-core machine made the package take ten
+// minutes. The concurrency those runs exercise lives in specs/runner,
+// core/host, core/load and the specs' harness, whose own tests run with
+// -race, and the tests below that use runCLIRace still run it race-built
+// through the CLI: the whole catalogue in lanes (TestRunReferencePasses), a
+// lane killed mid-run, interruption by signals and --timeout, bench's load
+// generator. The containment tests run the binary built without it: they
+// judge what is left once greetspec ends, with bounds such as
+// --start-timeout that a race-built plugin's start exceeded on a loaded
+// machine (19 s to start one, load average 50), and core/host's own tests
+// run the containment race-built.
+var (
+	buildOnce sync.Once
+	builtExe  string
+	buildErr  error
+)
+
+var (
+	procDirOnce sync.Once
+	procDir     string
+	procDirErr  error
+)
+
+// processDir returns a temporary directory that lives as long as the test
+// process (TestMain removes it): for the greetspec binary and for the
+// reports of runs that several tests share.
+func processDir(t testing.TB) string {
+	t.Helper()
+	procDirOnce.Do(func() { procDir, procDirErr = os.MkdirTemp("", "greetspec-test-") })
+	if procDirErr != nil {
+		t.Fatal(procDirErr)
+	}
+	return procDir
+}
+
+// greetspecBinary returns the greetspec binary built from this package
+// without the race detector, building it on first use.
+func greetspecBinary(t testing.TB) string {
+	t.Helper()
+	dir := processDir(t)
+	buildOnce.Do(func() {
+		exe := filepath.Join(dir, "greetspec")
+		out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building greetspec: %v\n%s", err, out)
+			return
+		}
+		builtExe = exe
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtExe
 }
 
 type cliResult struct {
@@ -42,18 +110,15 @@ type cliResult struct {
 	stderr string
 }
 
-// startCLI starts greetspec with args in a child process whose descendants
-// all carry a fresh marker (see processesWithMarker), collecting its output.
-func startCLI(t *testing.T, args ...string) (cmd *exec.Cmd, marker string, stdout, stderr *syncBuffer) {
+// startCLI starts greetspec (the binary exe) with args in a child process
+// whose descendants all carry a fresh marker (see testsupport.Marker),
+// collecting its output.
+func startCLI(t *testing.T, exe string, args ...string) (cmd *exec.Cmd, marker testsupport.Marker, stdout, stderr *testsupport.SyncBuffer) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker = randomMarker(t)
+	marker = testsupport.MustMarker(t, "GREETSPEC_TEST_MARKER")
 	cmd = exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", "GREETSPEC_TEST_MARKER="+marker)
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	cmd.Env = append(os.Environ(), "GREETSPEC_CLI_TEST=1", marker.Env())
+	stdout, stderr = &testsupport.SyncBuffer{}, &testsupport.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -61,11 +126,34 @@ func startCLI(t *testing.T, args ...string) (cmd *exec.Cmd, marker string, stdou
 	return cmd, marker, stdout, stderr
 }
 
-// runCLI runs greetspec with args in a child process, bounded by limit, and
-// checks that no process it started outlives it.
+// selfExe is this test binary, race-built under the test command.
+func selfExe(t testing.TB) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// runCLI runs greetspec with args in a child process (the binary built
+// without the race detector), bounded by limit, and checks that no process
+// it started outlives it.
 func runCLI(t *testing.T, limit time.Duration, args ...string) cliResult {
 	t.Helper()
-	cmd, marker, stdout, stderr := startCLI(t, args...)
+	return runExe(t, greetspecBinary(t), limit, args...)
+}
+
+// runCLIRace is runCLI with this test binary as greetspec: race-built under
+// the test command.
+func runCLIRace(t *testing.T, limit time.Duration, args ...string) cliResult {
+	t.Helper()
+	return runExe(t, selfExe(t), limit, args...)
+}
+
+func runExe(t *testing.T, exe string, limit time.Duration, args ...string) cliResult {
+	t.Helper()
+	cmd, marker, stdout, stderr := startCLI(t, exe, args...)
 	var err error
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -74,6 +162,7 @@ func runCLI(t *testing.T, limit time.Duration, args ...string) cliResult {
 	case <-time.After(limit):
 		_ = cmd.Process.Kill()
 		<-done
+		marker.Kill()
 		t.Fatalf("greetspec %s did not finish within %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), limit, stdout.String(), stderr.String())
 	}
 	return finishCLI(t, err, marker, stdout, stderr)
@@ -82,7 +171,7 @@ func runCLI(t *testing.T, limit time.Duration, args ...string) cliResult {
 // finishCLI turns a finished greetspec child's wait error into its result,
 // and fails the test if any process greetspec started (carrying marker)
 // outlived it, killing those.
-func finishCLI(t *testing.T, err error, marker string, stdout, stderr fmt.Stringer) cliResult {
+func finishCLI(t *testing.T, err error, marker testsupport.Marker, stdout, stderr fmt.Stringer) cliResult {
 	t.Helper()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -90,50 +179,20 @@ func finishCLI(t *testing.T, err error, marker string, stdout, stderr fmt.String
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	if left := processesWithMarker(marker); len(left) > 0 {
-		for _, pid := range left {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+	if left := marker.Kill(); len(left) > 0 {
 		t.Errorf("processes %v started by greetspec outlived it", left)
 	}
 	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
-func randomMarker(t *testing.T) string {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-// processesWithMarker finds live processes whose environment holds the
-// marker: every process greetspec started inherits it.
-func processesWithMarker(marker string) []int {
-	needle := []byte("GREETSPEC_TEST_MARKER=" + marker)
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, needle) {
-			continue
-		}
-		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
-			if i := bytes.LastIndexByte(stat, ')'); i >= 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-				continue // a zombie is dead, only not yet reaped by its parent
-			}
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
+// The whole catalogue against the reference plugins passes, run in lanes
+// by the race-built binary (shared with TestLanesMatchSerial). The plain
+// `greetspec run` with its defaults is CONTRIBUTING.md's first command,
+// which TestContributingCommands runs as written.
 func TestRunReferencePasses(t *testing.T) {
-	r := runCLI(t, 5*time.Minute, "run")
+	t.Parallel()
+	_, lanes := referenceRuns(t)
+	r := lanes.result
 	if r.code != 0 {
 		t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -147,7 +206,8 @@ func TestRunReferencePasses(t *testing.T) {
 func TestRunFaultyFailsWithRepro(t *testing.T) {
 	dir := t.TempDir()
 	junit, jsonReport := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json")
-	r := runCLI(t, 5*time.Minute, "run", "--server", "builtin:faulty/greeting-capitalised", "--label-filter", "SRV-GREET-1",
+	// This binary, so that the repro command is the test's own invocation.
+	r := runCLIRace(t, 5*time.Minute, "run", "--server", "builtin:faulty/greeting-capitalised", "--label-filter", "SRV-GREET-1",
 		"--junit-report", junit, "--json-report", jsonReport)
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -173,6 +233,7 @@ func TestRunFaultyFailsWithRepro(t *testing.T) {
 // A plugin that exits in the middle of a spec fails that spec with a
 // message naming the plugin and its exit, and leaves nothing running.
 func TestPluginExitingMidwayIsReported(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		flag, plugin, filter string
 	}{
@@ -206,6 +267,7 @@ func TestHangingPluginDoesNotHangTheRun(t *testing.T) {
 }
 
 func TestUsageAndSetupErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		args []string
@@ -262,6 +324,7 @@ func TestUsageAndSetupErrors(t *testing.T) {
 }
 
 func TestHelpExplainsEveryFlag(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, time.Minute, "run", "--help")
 	if r.code != 0 {
 		t.Fatalf("exit status %d", r.code)
@@ -274,6 +337,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 }
 
 func TestListCoversEveryRequirement(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, time.Minute, "list")
 	if r.code != 0 {
 		t.Fatalf("exit status %d (a requirement without spec?)\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -434,13 +498,7 @@ func TestSilentClientProgram(t *testing.T) {
 // server's own observations is reported as not observable, never as passed
 // or failed.
 func TestAddressMode(t *testing.T) {
-	srv := &reference.Server{}
-	resp, err := srv.Start(context.Background(), &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: 1000}, func(*contract.ConnectionEvent) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop(context.Background())
-	r := runCLI(t, 5*time.Minute, "run", "--target", resp.GetAddress(), "--idle-timeout", "1s")
+	r, _ := wireOnlyRun(t) // shared with TestAddressModeWireOnly
 	// What could not be observed was not verified: exit status 3, never 0.
 	if r.code != 3 {
 		t.Fatalf("exit status %d, want 3 (passed, but not everything observable)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -461,6 +519,12 @@ func TestAddressMode(t *testing.T) {
 		t.Errorf("a run with unobservable requirements claims an unqualified PASS:\n%s", r.stdout)
 	}
 	// --accept-partial turns that into exit status 0, still saying PARTIAL.
+	srv := &reference.Server{}
+	resp, err := srv.Start(context.Background(), &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: 1000}, func(*contract.ConnectionEvent) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(context.Background())
 	r = runCLI(t, 2*time.Minute, "run", "--target", resp.GetAddress(), "--label-filter", "SRV-GREET-3 || SRV-UTF8-3", "--accept-partial")
 	if r.code != 0 || !strings.Contains(r.stdout, "PARTIAL (accepted)") {
 		t.Errorf("--accept-partial: exit status %d, want 0 with a PARTIAL (accepted) conclusion\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -469,6 +533,7 @@ func TestAddressMode(t *testing.T) {
 
 // Ginkgo flags after "--" reach the suite.
 func TestGinkgoFlagsPassThrough(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, 2*time.Minute, "run", "--label-filter", "SRV-GREET-3", "--", "--seed=5", "--ginkgo.randomize-all")
 	if r.code != 0 || !strings.Contains(r.stdout, "Random Seed: 5 - will randomize all specs") {
 		t.Fatalf("exit status %d; ginkgo flags not applied:\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -478,6 +543,7 @@ func TestGinkgoFlagsPassThrough(t *testing.T) {
 // A focus on part of a requirement's specs verifies only that part: the
 // requirement is PARTIAL, never PASS, and the run exits 3.
 func TestFocusSubsetIsPartial(t *testing.T) {
+	t.Parallel()
 	report := filepath.Join(t.TempDir(), "verdicts.json")
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	r := runCLI(t, 2*time.Minute, "run", "--server", "builtin:reference", "--label-filter", "SRV-GREET-1", "--focus", "ascii$",
@@ -512,6 +578,7 @@ func TestFocusSubsetIsPartial(t *testing.T) {
 // A failure's summary line keeps its end: the decisive trailing newline of
 // a greeting is shown, escaped.
 func TestFailureLineShowsTheDifference(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, 2*time.Minute, "run", "--server", "builtin:faulty/greeting-newline", "--label-filter", "SRV-GREET-1", "--focus", "ascii$")
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -525,6 +592,7 @@ func TestFailureLineShowsTheDifference(t *testing.T) {
 // plugin starts (here the plugin does not even exist): never a panic, never
 // Ginkgo's colour codes.
 func TestBadFiltersAreUsageErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		args []string
@@ -559,29 +627,11 @@ func TestBadFiltersAreUsageErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runCLIInterrupted runs greetspec like runCLI and sends it sig once the
 // suite has been running for a second.
 func runCLIInterrupted(t *testing.T, sig syscall.Signal, args ...string) cliResult {
 	t.Helper()
-	cmd, marker, stdout, stderr := startCLI(t, args...)
+	cmd, marker, stdout, stderr := startCLI(t, selfExe(t), args...)
 	var err error
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -628,7 +678,7 @@ func TestInterruption(t *testing.T) {
 		{"SIGTERM", func() cliResult { return runCLIInterrupted(t, syscall.SIGTERM, serial...) }, "SIGTERM"},
 		// Lanes print the run only when it is over: interrupted by the clock.
 		{"SIGINT, parallel lanes", func() cliResult { return runCLIInterruptedAfter(t, syscall.SIGINT, 3*time.Second, args...) }, "SIGINT"},
-		{"timeout", func() cliResult { return runCLI(t, 2*time.Minute, append(serial, "--timeout", "2s")...) }, "--timeout 2s"},
+		{"timeout", func() cliResult { return runCLIRace(t, 2*time.Minute, append(serial, "--timeout", "2s")...) }, "--timeout 2s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := c.run()
@@ -664,7 +714,7 @@ func TestInterruptionDuringSetup(t *testing.T) {
 // runCLIInterruptedAfter runs greetspec and sends it sig after d.
 func runCLIInterruptedAfter(t *testing.T, sig syscall.Signal, d time.Duration, args ...string) cliResult {
 	t.Helper()
-	cmd, marker, stdout, stderr := startCLI(t, args...)
+	cmd, marker, stdout, stderr := startCLI(t, selfExe(t), args...)
 	var err error
 	timer := time.AfterFunc(d, func() { _ = cmd.Process.Signal(sig) })
 	defer timer.Stop()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
+	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/greetspec/greetspec/plugins/hostile"
 	"go.uber.org/goleak"
 )
@@ -23,7 +24,7 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv(contract.BuiltinEnv) {
 	case "":
-		goleak.VerifyTestMain(m)
+		testsupport.Main(m)
 	case "echo":
 		contract.Serve(contract.Plugins{Server: &stubServer{}})
 	case "spawner":

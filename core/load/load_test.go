@@ -4,9 +4,10 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/greetspec/greetspec/core/testsupport"
 )
 
 func TestRunAgainstRawServer(t *testing.T) {
@@ -84,7 +85,7 @@ func TestErrorsAreClassified(t *testing.T) {
 
 // The raw server does the protocol's whole work, its log line included.
 func TestRawServerLogs(t *testing.T) {
-	var log syncBuffer
+	var log testsupport.SyncBuffer
 	srv, err := StartRaw("127.0.0.1:0", time.Second, &log)
 	if err != nil {
 		t.Fatal(err)
@@ -119,21 +120,4 @@ func TestMerge(t *testing.T) {
 	if m.P50 != 3*time.Millisecond || m.Max != 4*time.Millisecond {
 		t.Errorf("p50 %v max %v, want 3ms and 4ms", m.P50, m.Max)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

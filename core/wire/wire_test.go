@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/greetspec/greetspec/core/testsupport"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testsupport.Main(m)
 }
 
 // wait bounds every read that is expected to finish early: generous, so a

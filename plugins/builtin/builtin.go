@@ -122,7 +122,7 @@ func init() {
 	for _, e := range []Entry{
 		{Name: "hostile/exit-on-connection", Role: "server", Summary: "server plugin that exits on its first connection (tests the host)",
 			New: func() (contract.Plugins, error) { return contract.Plugins{Server: hostile.ExitOnConnection{}}, nil }},
-		{Name: "hostile/duplicate-events", Role: "server", Summary: "the reference server reporting every connection twice, 200 ms apart (SRV-LOG-1, SRV-CONC-2 must fail)",
+		{Name: "hostile/duplicate-events", Role: "server", Summary: "the reference server reporting every connection twice, 100 ms apart, well inside the settle time T (SRV-LOG-1, SRV-CONC-2 must fail)",
 			New: func() (contract.Plugins, error) {
 				return contract.Plugins{Server: &hostile.DuplicateEvents{Inner: &reference.Server{}}}, nil
 			}},

@@ -63,8 +63,9 @@ func (HangInGreet) Greet(ctx context.Context, _ *contract.GreetRequest) (*contra
 }
 
 // DuplicateGap is how long after its first report DuplicateEvents reports
-// a connection again.
-const DuplicateGap = 200 * time.Millisecond
+// a connection again: well inside the settle time SRV-LOG-1 and SRV-CONC-2
+// watch for (T, 200 ms by default), so that it proves those specs can fail.
+const DuplicateGap = 100 * time.Millisecond
 
 // DuplicateEvents is a server that serves like Inner but reports every
 // connection twice, the second time DuplicateGap after the first, as a

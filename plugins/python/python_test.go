@@ -8,15 +8,14 @@ import (
 	"net"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
+	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -27,25 +26,7 @@ const python = "/usr/bin/python3"
 
 // TestMain fails the package if a test leaves goroutines behind (go-plugin
 // clients, fake servers, event streams).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is a bytes.Buffer safe for go-plugin's writer goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func TestMain(m *testing.M) { testsupport.Main(m) }
 
 // running is the launched plugin with both roles dispensed.
 type running struct {
@@ -53,8 +34,8 @@ type running struct {
 	server  contract.GreetServerClient
 	greet   contract.GreetClientClient
 	pid     int
-	stderr  *syncBuffer // the plugin's raw stderr
-	hostLog *syncBuffer // go-plugin's own log
+	stderr  *testsupport.SyncBuffer // the plugin's raw stderr
+	hostLog *testsupport.SyncBuffer // go-plugin's own log
 }
 
 func requirePython(t *testing.T) {
@@ -70,7 +51,7 @@ func requirePython(t *testing.T) {
 func launch(t *testing.T) *running {
 	t.Helper()
 	requirePython(t)
-	r := &running{stderr: &syncBuffer{}, hostLog: &syncBuffer{}}
+	r := &running{stderr: &testsupport.SyncBuffer{}, hostLog: &testsupport.SyncBuffer{}}
 	r.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  contract.Handshake,
 		Plugins:          contract.HostPlugins(),

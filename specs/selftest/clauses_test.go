@@ -176,3 +176,20 @@ func TestEveryFaultNamesItself(t *testing.T) {
 		}
 	}
 }
+
+// Every slow case named for lanes of its own is a case: a renamed plugin
+// must not lose its hint silently.
+func TestSlowCasesAreCases(t *testing.T) {
+	known := map[string]bool{}
+	for _, c := range Cases() {
+		known[c.Plugin] = true
+	}
+	for plugin, n := range slowCases {
+		if !known[plugin] {
+			t.Errorf("slowCases names %s, which is no self-test case", plugin)
+		}
+		if n < 2 {
+			t.Errorf("slowCases gives %s %d lanes; a hint below 2 means nothing", plugin, n)
+		}
+	}
+}

@@ -115,15 +115,16 @@ func (c *Conn) write(op string, b []byte, timeout time.Duration) error {
 		c.t.add("send", nil, "failed: "+err.Error())
 		return fmt.Errorf("wire: send: %w", err)
 	}
+	began := c.t.Now()
 	n, err := c.tcp.Write(b)
 	if err != nil {
-		c.t.add("send", b[:n], fmt.Sprintf("failed after %d of %d bytes (%s): %v", n, len(b), Classify(err), err))
+		c.t.addSince("send", b[:n], fmt.Sprintf("failed after %d of %d bytes (%s): %v", n, len(b), Classify(err), err), began)
 		if c.peerCaused(err) {
 			return c.peerError(op, n, len(b), err)
 		}
 		return fmt.Errorf("wire: send: %w", err)
 	}
-	c.t.add("send", b, "")
+	c.t.addSince("send", b, "", began)
 	return nil
 }
 

@@ -159,3 +159,12 @@ func (c *Conn) PeerEnded() bool {
 	_, state := c.peek()
 	return state == EndEOF || state == EndReset
 }
+
+// Waiting reports, without waiting or consuming anything, how many bytes
+// have arrived and not been read, and whether the peer has ended its
+// stream (FIN) or reset the connection. A reader that looks after its
+// deadline learns from it whether nothing had arrived by then.
+func (c *Conn) Waiting() (unread int, ended bool) {
+	b, state := c.peek()
+	return len(b), state == EndEOF || state == EndReset
+}

@@ -20,6 +20,10 @@ type Record struct {
 	Data []byte
 	// Detail is free text: addresses, errors, how a read ended.
 	Detail string
+	// Began is, for a "send" record, when the write call started (At is
+	// when it returned); zero for other kinds. The peer cannot have
+	// received the sent bytes before Began.
+	Began time.Duration
 }
 
 // Transcript is an append-only, goroutine-safe record of everything done on
@@ -38,7 +42,16 @@ func newTranscript(start time.Time) *Transcript {
 // add appends a record, copying data so later changes by the caller do not
 // rewrite history.
 func (t *Transcript) add(kind string, data []byte, detail string) {
-	r := Record{At: time.Since(t.start), Kind: kind, Detail: detail}
+	t.addSince(kind, data, detail, 0)
+}
+
+// Now returns the time since the connection started, on the clock of the
+// records' At.
+func (t *Transcript) Now() time.Duration { return time.Since(t.start) }
+
+// addSince is add with a record's Began.
+func (t *Transcript) addSince(kind string, data []byte, detail string, began time.Duration) {
+	r := Record{At: time.Since(t.start), Kind: kind, Detail: detail, Began: began}
 	if len(data) > 0 {
 		r.Data = append([]byte(nil), data...)
 	}

@@ -82,10 +82,23 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	// Start is a wait for something that should happen (a wrapped
 	// program's readiness wait is --ready-timeout, 10 s by default, and
 	// ends as soon as it is ready): it gets the plugin start's bound.
-	ctx, cancel := context.WithTimeout(context.Background(), max(Settings.StartTimeout, Settings.WaitTimeout))
-	defer cancel()
-	resp, err := rpc.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: uint32(idle.Milliseconds())})
+	start := func() (*contract.StartResponse, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), max(Settings.StartTimeout, Settings.WaitTimeout))
+		defer cancel()
+		return rpc.Start(ctx, &contract.StartRequest{ListenAddress: "127.0.0.1:0", IdleTimeoutMs: uint32(idle.Milliseconds())})
+	}
+	resp, err := start()
 	failIfPluginDied(serverSlot, p, err)
+	if err != nil && serverSlot.ref() == execServerRef {
+		// A wrapped program that failed to start once (a port another
+		// program took at that moment, a start slowed past its bound by
+		// the machine's load) is given one more start, on a fresh port,
+		// before the failure counts: as a plugin that exited is launched
+		// again.
+		fmt.Fprintf(GinkgoWriter, "the server program did not start (%s); starting it once more\n", status.Convert(err).Message())
+		resp, err = start()
+		failIfPluginDied(serverSlot, p, err)
+	}
 	serverSlot.programStarted(err)
 	if err != nil {
 		// Cause first, in the adapter's words (never a struct dump).
@@ -100,6 +113,8 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	Expect(port).NotTo(Equal("0"), "the server must report the port it actually bound")
 	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}, channel: ChannelFull, stopped: make(chan struct{})}
 	// Describe is optional; a server without it declares no capabilities.
+	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
+	defer cancel()
 	if d, err := rpc.Describe(ctx, &contract.DescribeRequest{}); err == nil {
 		for _, c := range d.GetCapabilities() {
 			s.caps[c] = true

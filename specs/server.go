@@ -151,7 +151,11 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	// whose failure on a dead plugin waits for its exit to be seen.
 	watchPlugin(serverSlot, p)
 	deferCleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
+		// Stop is a wait for something that should happen (a wrapped
+		// program is stopped and reaped): it gets Start's generous bound,
+		// since a Stop cut short under load would leave the program
+		// running into the next spec's Start.
+		ctx, cancel := context.WithTimeout(context.Background(), max(Settings.StartTimeout, Settings.WaitTimeout))
 		defer cancel()
 		// A spec that did not fail leaves a correct server in a correct
 		// state, so a server that is costly to start (a wrapped program)

@@ -3,19 +3,16 @@ package wrapped_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/greetspec/greetspec/specs"
 )
 
@@ -278,7 +275,9 @@ func check(t *testing.T, p program, r *run) {
 // and returns its exit status and output, and the processes it started that
 // outlived it (killed since).
 func greetspec(root, exe string, args []string) (code int, out string, leaked []int, err error) {
-	marker, err := randomMarker()
+	// The marker's name has no GREETSPEC_ prefix, since the exec adapter
+	// removes those variables from a wrapped program's environment.
+	marker, err := testsupport.NewMarker("WRAPPED_TEST_MARKER")
 	if err != nil {
 		return 0, "", nil, err
 	}
@@ -286,7 +285,7 @@ func greetspec(root, exe string, args []string) (code int, out string, leaked []
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "WRAPPED_TEST_MARKER="+marker)
+	cmd.Env = append(os.Environ(), marker.Env())
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err = cmd.Run()
@@ -295,10 +294,7 @@ func greetspec(root, exe string, args []string) (code int, out string, leaked []
 	} else if ctx.Err() != nil {
 		err = fmt.Errorf("did not finish within 5m")
 	}
-	leaked = processesWithMarker(marker)
-	for _, pid := range leaked {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	leaked = marker.Kill()
 	return code, buf.String(), leaked, err
 }
 
@@ -319,39 +315,4 @@ func summary(verdicts []specs.Verdict) string {
 		s += " (" + strings.Join(notes, ", ") + ")"
 	}
 	return s
-}
-
-func randomMarker() (string, error) {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
-}
-
-// processesWithMarker finds live processes whose environment holds the
-// marker: every process greetspec started inherits it. Its name has no
-// GREETSPEC_ prefix, since the exec adapter removes those variables from a
-// wrapped program's environment.
-func processesWithMarker(marker string) []int {
-	needle := []byte("WRAPPED_TEST_MARKER=" + marker)
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, needle) {
-			continue
-		}
-		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
-			if i := bytes.LastIndexByte(stat, ')'); i >= 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-				continue // a zombie is dead, only not yet reaped by its parent
-			}
-		}
-		pids = append(pids, pid)
-	}
-	return pids
 }

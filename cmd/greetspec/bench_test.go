@@ -27,14 +27,7 @@ func TestBenchMeasuresWithinBounds(t *testing.T) {
 	if took := time.Since(start); took > time.Minute {
 		t.Errorf("bench took %v", took)
 	}
-	var rep benchReport
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readBenchReport(t, out)
 	if len(rep.Results) != 2 || len(rep.Baseline) != 2 || len(rep.Direct) != 2 {
 		t.Fatalf("results %d, baseline %d, direct %d; want 2 each", len(rep.Results), len(rep.Baseline), len(rep.Direct))
 	}
@@ -104,14 +97,7 @@ func TestBenchAttachedAndClean(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	var rep benchReport
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readBenchReport(t, out)
 	if len(rep.Results) != 1 || len(rep.Clean) != 1 || len(rep.Baseline) != 1 || len(rep.BaselineClean) != 1 {
 		t.Fatalf("results %d, clean %d, baseline %d, baseline clean %d; want 1 each", len(rep.Results), len(rep.Clean), len(rep.Baseline), len(rep.BaselineClean))
 	}
@@ -142,4 +128,18 @@ func TestProcessCPU(t *testing.T) {
 	if got := processCPU(0, false); got != -1 {
 		t.Errorf("pid 0: %v, want -1", got)
 	}
+}
+
+// readBenchReport reads the --json report greetspec bench wrote to path.
+func readBenchReport(t *testing.T, path string) benchReport {
+	t.Helper()
+	var rep benchReport
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

@@ -103,14 +103,7 @@ func BenchmarkSpecOverhead(b *testing.B) {
 // go-plugin handshake with AutoMTLS, gRPC connection), one call into it,
 // and closing it: what each lane pays per role.
 func BenchmarkPluginLaunch(b *testing.B) {
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	spec, err := host.ParseRef("builtin:reference", exe)
-	if err != nil {
-		b.Fatal(err)
-	}
+	spec := referenceSpec(b)
 	for b.Loop() {
 		p, err := host.Launch(spec, host.Options{StartTimeout: 20 * time.Second})
 		if err != nil {
@@ -130,14 +123,7 @@ func BenchmarkPluginLaunch(b *testing.B) {
 // BenchmarkServerStartStop measures what every server spec pays on a
 // launched plugin: Start on port 0, the event stream, Stop.
 func BenchmarkServerStartStop(b *testing.B) {
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	spec, err := host.ParseRef("builtin:reference", exe)
-	if err != nil {
-		b.Fatal(err)
-	}
+	spec := referenceSpec(b)
 	p, err := host.Launch(spec, host.Options{StartTimeout: 20 * time.Second})
 	if err != nil {
 		b.Fatal(err)
@@ -167,4 +153,19 @@ func BenchmarkServerStartStop(b *testing.B) {
 			}
 		}
 	}
+}
+
+// referenceSpec is the launch reference of the built-in reference plugin in
+// this test binary.
+func referenceSpec(b *testing.B) host.Spec {
+	b.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec, err := host.ParseRef("builtin:reference", exe)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return spec
 }

@@ -38,7 +38,7 @@ const (
 )
 
 // The programs, with the same commands as README.md (run from the
-// repository root).
+// repository root; {python} is README's `python3 -S`).
 var programs = []program{
 	{"python-threads-server", "server", "{python} plugins/wrapped/pythreads/server.py" + serverArgs, "python3", ""},
 	{"python-asyncio-server", "server", "{python} plugins/wrapped/pyasync/server.py" + serverArgs, "python3", ""},

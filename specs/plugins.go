@@ -1,12 +1,16 @@
 package specs
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
+	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/hashicorp/go-hclog"
 	. "github.com/onsi/ginkgo/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -194,3 +198,35 @@ func ClosePlugins() {
 }
 
 var _ = AfterSuite(ClosePlugins)
+
+// declared holds each plugin process's declared capabilities per role,
+// asked once: what a running plugin declares does not change, and asking
+// at every spec was a quarter of the calls a server spec makes.
+var declared sync.Map // declaredKey -> []string
+
+type declaredKey struct {
+	p    *host.Plugin
+	role string
+}
+
+// capabilities returns what the plugin p declares for role, asking it with
+// describe the first time. Describe is optional: a plugin without it (or
+// whose Describe fails) declares none. Only an answer, or a plugin that
+// does not implement Describe, is kept; any other failure is asked again
+// at the next spec.
+func capabilities(p *host.Plugin, role string, describe func(context.Context, *contract.DescribeRequest, ...grpc.CallOption) (*contract.DescribeResponse, error)) []string {
+	key := declaredKey{p, role}
+	if caps, ok := declared.Load(key); ok {
+		return caps.([]string)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
+	defer cancel()
+	d, err := describe(ctx, &contract.DescribeRequest{})
+	switch {
+	case err == nil:
+		declared.Store(key, d.GetCapabilities())
+	case status.Code(err) == codes.Unimplemented:
+		declared.Store(key, []string(nil))
+	}
+	return d.GetCapabilities()
+}

@@ -190,7 +190,8 @@ func Run(ctx context.Context, o Options) (types.Report, bool, error) {
 
 	settings := o.Settings
 	settings.PluginLog = nil
-	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir, Pins: o.Pins, Prelaunch: o.Prelaunch})
+	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir, Pins: o.Pins, Prelaunch: o.Prelaunch,
+		Timelines: o.Reporter.WillGenerateReport() || o.Reporter.Verbosity().GTE(types.VerbosityLevelVerbose) || o.Reporter.ShowNodeEvents})
 	if err != nil {
 		return types.Report{}, false, err
 	}

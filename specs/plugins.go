@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
@@ -112,14 +113,7 @@ func (s *slot) get() (*host.Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s plugin: %w", s.role, err)
 	}
-	// By default a plugin's log goes to the spec output, which Ginkgo shows
-	// with the spec that failed (or always, with -v); debug level, because
-	// go-plugin passes a plugin's plain stderr lines on at that level.
-	log := Settings.PluginLog
-	if log == nil {
-		log = GinkgoWriter
-	}
-	p, err := host.Launch(spec, host.Options{StartTimeout: Settings.StartTimeout, Log: log, LogLevel: hclog.Debug})
+	p, err := host.Launch(spec, LaunchOptions())
 	if err != nil {
 		if s.failed++; s.failed >= 2 && s.canDie() {
 			s.dead = err
@@ -128,6 +122,53 @@ func (s *slot) get() (*host.Plugin, error) {
 	}
 	s.p, s.started, s.failed = p, true, 0
 	return p, nil
+}
+
+// LaunchOptions are the options plugins under test are launched with. By
+// default a plugin's log goes to the spec output, which Ginkgo shows with
+// the spec that failed (or always, with -v); debug level, because
+// go-plugin passes a plugin's plain stderr lines on at that level.
+func LaunchOptions() host.Options {
+	log := Settings.PluginLog
+	if log == nil {
+		log = specOutput{}
+	}
+	return host.Options{StartTimeout: Settings.StartTimeout, Log: log, LogLevel: hclog.Debug}
+}
+
+// suiteStarted is set when the suite's specs begin.
+var suiteStarted atomic.Bool
+
+var _ = BeforeSuite(func() { suiteStarted.Store(true) })
+
+// specOutput writes a plugin's log to the output of the spec running, and
+// drops what a plugin launched before the suite (greetspec run's check of
+// it) writes until the specs begin: before RunSpecs, GinkgoWriter would
+// print it.
+type specOutput struct{}
+
+func (specOutput) Write(b []byte) (int, error) {
+	if !suiteStarted.Load() {
+		return len(b), nil
+	}
+	return GinkgoWriter.Write(b)
+}
+
+// Adopt makes p, a plugin already launched and checked by greetspec run,
+// the running plugin of role ("server" or "client") in this process, so
+// that the suite does not launch it a second time. The suite closes it
+// with the others (ClosePlugins).
+func Adopt(role string, p *host.Plugin) {
+	s := clientSlot
+	if role == "server" {
+		s = serverSlot
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p != nil {
+		s.p.Close()
+	}
+	s.p, s.started, s.failed = p, true, 0
 }
 
 // canDie reports whether a failed launch means the plugin died: it had

@@ -233,9 +233,15 @@ func (s *slot) close() {
 // suite calls it after all specs; a runner that stops early calls it too.
 func ClosePlugins() {
 	prelaunching.Wait()
-	serverSlot.close()
-	clientSlot.close()
+	// Each close waits for its plugin to exit: side by side, the run ends
+	// as soon as the slower of the two is gone.
+	var closing sync.WaitGroup
+	for _, s := range []*slot{serverSlot, clientSlot} {
+		closing.Add(1)
+		go func() { defer closing.Done(); s.close() }()
+	}
 	targetLog.close()
+	closing.Wait()
 }
 
 var _ = AfterSuite(ClosePlugins)

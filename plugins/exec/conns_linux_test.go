@@ -18,7 +18,7 @@ func TestOpenConns(t *testing.T) {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	count := func() int {
 		t.Helper()
-		n, ok := openConns(port)
+		n, ok := openConns("127.0.0.1", port)
 		if !ok {
 			t.Fatal("openConns could not count")
 		}

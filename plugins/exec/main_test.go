@@ -22,19 +22,21 @@ import (
 
 func TestMain(m *testing.M) {
 	// Most tests here wait: for a timeout, a kill grace, a program that
-	// starts late. They run in parallel, more of them than there are
-	// CPUs (go test's default for -parallel), unless -parallel is given.
+	// starts late. They run in parallel, four at a time even on fewer
+	// CPUs (go test's default for -parallel is GOMAXPROCS), unless
+	// -parallel is given: more would make their own load a factor in the
+	// bounds they check.
 	flag.Parse()
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
 	if !set {
-		_ = flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0))))
+		_ = flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
 	}
 	goleak.VerifyTestMain(m)
 }
 
 // python returns the Python interpreter the helper programs run with.
-func python(t *testing.T) string {
+func python(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
 		return "/usr/bin/python3"

@@ -34,7 +34,7 @@ func (e *events) snapshot() []*contract.ConnectionEvent {
 
 // greet runs one exchange as a conforming client and returns the reply and
 // the client's own address.
-func greet(t *testing.T, addr, name string) (string, string) {
+func greet(t testing.TB, addr, name string) (string, string) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {

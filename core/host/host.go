@@ -285,18 +285,38 @@ func (p *Plugin) PID() int {
 
 // Err turns an error from a call into the plugin into one that says what
 // happened to the plugin, when the plugin has gone away. A call fails a
-// moment before the process is reaped, so it waits briefly for the exit.
+// moment before the process is reaped, so it waits briefly for the exit,
+// unless the plugin itself answered the call with its error (see
+// answered): then it was running when the call failed.
 func (p *Plugin) Err(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if p.runner != nil {
+	if p.runner != nil && !answered(err) {
 		select {
 		case <-p.runner.exited:
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 	return p.explain(op, err)
+}
+
+// answered reports whether err is a status the plugin's own handler sent
+// back (its error, a refusal, a stream ended on purpose), as opposed to
+// one the transport made up because the plugin went away or did not answer
+// (Unavailable, Canceled, DeadlineExceeded, Internal). For an answered
+// call there is no exit to wait for: the exec adapter's Stop of a wrapped
+// program that exited answers this way, once per failed spec.
+func answered(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	switch st.Code() {
+	case codes.Unknown, codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted, codes.Unimplemented:
+		return true
+	}
+	return false
 }
 
 // explain wraps err with the plugin's name and, if it has exited, how, plus

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,12 +32,21 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GREETSPEC_CLI_TEST") != "" {
 		os.Exit(contained(os.Args[1:]))
 	}
+	// Most tests start greetspec runs and wait for them (designed waits,
+	// programs under test): more of them at once than the default of one
+	// per core keep the cores busy. The tests that time something, or
+	// that rely on the run being alone, are not parallel.
+	testsupport.WaitBoundParallel(parallelTests)
 	code := m.Run()
 	if procDir != "" {
 		_ = os.RemoveAll(procDir)
 	}
 	os.Exit(code)
 }
+
+// parallelTests is how many parallel tests run at once, unless
+// -test.parallel says otherwise.
+const parallelTests = 8
 
 // The greetspec processes the tests start are one of two binaries:
 //
@@ -204,6 +214,7 @@ func TestRunReferencePasses(t *testing.T) {
 }
 
 func TestRunFaultyFailsWithRepro(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	junit, jsonReport := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json")
 	// This binary, so that the repro command is the test's own invocation.
@@ -241,6 +252,7 @@ func TestPluginExitingMidwayIsReported(t *testing.T) {
 		{"--client", "builtin:hostile/exit-in-greet", "CLI-SEND-2"},
 	} {
 		t.Run(c.plugin, func(t *testing.T) {
+			t.Parallel()
 			r := runCLI(t, 2*time.Minute, "run", c.flag, c.plugin, "--label-filter", c.filter)
 			if r.code != 1 {
 				t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -257,6 +269,7 @@ func TestPluginExitingMidwayIsReported(t *testing.T) {
 // A client plugin whose Greet never returns is given up on within the
 // spec's bounds, and the run ends.
 func TestHangingPluginDoesNotHangTheRun(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, 2*time.Minute, "run", "--client", "builtin:hostile/hang-in-greet", "--label-filter", "CLI-SEND-2", "--wait-timeout", "1s")
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -312,6 +325,7 @@ func TestUsageAndSetupErrors(t *testing.T) {
 		{"selftest zero run timeout", []string{"selftest", "--run-timeout", "0s"}, "--run-timeout must be positive"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			r := runCLI(t, time.Minute, c.args...)
 			if r.code != 2 {
 				t.Fatalf("exit status %d, want 2\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -491,6 +505,7 @@ func TestTutorialShowcase(t *testing.T) {
 // A wrapped client program that never connects nor prints a reply fails its
 // specs within the bounds, and is killed.
 func TestSilentClientProgram(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, 2*time.Minute, "run", "--client-cmd", "sleep 30", "--label-filter", "CLI-SEND-2", "--wait-timeout", "1s")
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -507,6 +522,7 @@ func TestSilentClientProgram(t *testing.T) {
 // server's own observations is reported as not observable, never as passed
 // or failed.
 func TestAddressMode(t *testing.T) {
+	t.Parallel()
 	r, _ := wireOnlyRun(t) // shared with TestAddressModeWireOnly
 	// What could not be observed was not verified: exit status 3, never 0.
 	if r.code != 3 {
@@ -609,6 +625,7 @@ func TestBadFiltersAreUsageErrors(t *testing.T) {
 		{"skip regexp after --", []string{"--", "--skip=[z-a]"}, `--skip "[z-a]" is not a valid regular expression`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			args := append([]string{"run", "--server", "/no/such/plugin"}, c.args...)
 			r := runCLI(t, time.Minute, args...)
 			if r.code != 2 {
@@ -632,9 +649,10 @@ func TestBadFiltersAreUsageErrors(t *testing.T) {
 	}
 }
 
-// runCLIInterrupted runs greetspec like runCLI and sends it sig once the
-// suite has been running for a second.
-func runCLIInterrupted(t *testing.T, sig syscall.Signal, args ...string) cliResult {
+// runCLIInterrupted runs greetspec (race-built) like runCLI and sends it
+// sig a second after ready first holds (checked every 50 ms): a second
+// into a run whose specs wait for seconds each.
+func runCLIInterrupted(t *testing.T, sig syscall.Signal, ready func(stdout string, m testsupport.Marker) bool, args ...string) cliResult {
 	t.Helper()
 	cmd, marker, stdout, stderr := startCLI(t, selfExe(t), args...)
 	var err error
@@ -650,7 +668,7 @@ wait:
 		case err = <-done:
 			break wait
 		case <-started.C:
-			if !sent && strings.Contains(stdout.String(), "Will run ") {
+			if !sent && ready(stdout.String(), marker) {
 				sent = true
 				time.AfterFunc(time.Second, func() { _ = cmd.Process.Signal(sig) })
 			}
@@ -666,27 +684,51 @@ wait:
 	return finishCLI(t, err, marker, stdout, stderr)
 }
 
+// suiteStarted holds once a serial run has printed that its specs start.
+func suiteStarted(stdout string, _ testsupport.Marker) bool {
+	return strings.Contains(stdout, "Will run ")
+}
+
+// lanePluginStarted holds once a lane of the run has started its plugin:
+// lanes print nothing until the run is over, so the processes tell.
+func lanePluginStarted(_ string, m testsupport.Marker) bool {
+	for _, pid := range m.Processes() {
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err == nil && bytes.Contains(env, []byte("\x00GREETSPEC_LANE=")) && bytes.Contains(env, []byte("\x00"+contract.BuiltinEnv+"=")) {
+			return true
+		}
+	}
+	return false
+}
+
 // SIGINT, SIGTERM and --timeout stop the run: the unfinished requirements
 // are INTERRUPTED (naming the spec in flight), nothing is reported FAIL, no
 // repro command is printed, the plugins go away, and the exit status is 4.
 func TestInterruption(t *testing.T) {
+	t.Parallel()
 	// With T=5s the server specs take far longer than the second after
-	// which the run is interrupted, serial or in parallel lanes.
+	// which the run is interrupted, serial or in parallel lanes; the
+	// signal is sent a second after the specs started, and --timeout
+	// counts from there, so a slow start-up changes nothing.
 	args := []string{"run", "--server", "builtin:reference", "--label-filter", "server", "--idle-timeout", "5s"}
 	serial := append(append([]string{}, args...), "--procs", "1")
 	for _, c := range []struct {
 		name  string
-		run   func() cliResult
+		run   func(t *testing.T) cliResult
 		cause string
 	}{
-		{"SIGINT", func() cliResult { return runCLIInterrupted(t, syscall.SIGINT, serial...) }, "SIGINT"},
-		{"SIGTERM", func() cliResult { return runCLIInterrupted(t, syscall.SIGTERM, serial...) }, "SIGTERM"},
-		// Lanes print the run only when it is over: interrupted by the clock.
-		{"SIGINT, parallel lanes", func() cliResult { return runCLIInterruptedAfter(t, syscall.SIGINT, 3*time.Second, args...) }, "SIGINT"},
-		{"timeout", func() cliResult { return runCLIRace(t, 2*time.Minute, append(serial, "--timeout", "2s")...) }, "--timeout 2s"},
+		{"SIGINT", func(t *testing.T) cliResult { return runCLIInterrupted(t, syscall.SIGINT, suiteStarted, serial...) }, "SIGINT"},
+		{"SIGTERM", func(t *testing.T) cliResult { return runCLIInterrupted(t, syscall.SIGTERM, suiteStarted, serial...) }, "SIGTERM"},
+		{"SIGINT, parallel lanes", func(t *testing.T) cliResult {
+			return runCLIInterrupted(t, syscall.SIGINT, lanePluginStarted, args...)
+		}, "SIGINT"},
+		{"timeout", func(t *testing.T) cliResult {
+			return runCLIRace(t, 2*time.Minute, append(serial, "--timeout", "2s")...)
+		}, "--timeout 2s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := c.run()
+			t.Parallel()
+			r := c.run(t)
 			if r.code != 4 {
 				t.Fatalf("exit status %d, want 4\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 			}

@@ -39,17 +39,13 @@ func CurrentClientChannel() ClientChannel {
 	p := clientSlot.plugin()
 	rpc, err := p.Client()
 	Expect(err).NotTo(HaveOccurred())
-	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
-	defer cancel()
 	var ch ClientChannel
-	if d, err := rpc.Describe(ctx, &contract.DescribeRequest{}); err == nil {
-		for _, c := range d.GetCapabilities() {
-			switch c {
-			case contract.CapabilityClientText:
-				ch.Text = true
-			case contract.CapabilityNoTimeout:
-				ch.NoTimeout = true
-			}
+	for _, c := range capabilities(p, "client", rpc.Describe) {
+		switch c {
+		case contract.CapabilityClientText:
+			ch.Text = true
+		case contract.CapabilityNoTimeout:
+			ch.NoTimeout = true
 		}
 	}
 	return ch

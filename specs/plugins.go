@@ -1,12 +1,17 @@
 package specs
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
+	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/hashicorp/go-hclog"
 	. "github.com/onsi/ginkgo/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -108,14 +113,7 @@ func (s *slot) get() (*host.Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s plugin: %w", s.role, err)
 	}
-	// By default a plugin's log goes to the spec output, which Ginkgo shows
-	// with the spec that failed (or always, with -v); debug level, because
-	// go-plugin passes a plugin's plain stderr lines on at that level.
-	log := Settings.PluginLog
-	if log == nil {
-		log = GinkgoWriter
-	}
-	p, err := host.Launch(spec, host.Options{StartTimeout: Settings.StartTimeout, Log: log, LogLevel: hclog.Debug})
+	p, err := host.Launch(spec, LaunchOptions())
 	if err != nil {
 		if s.failed++; s.failed >= 2 && s.canDie() {
 			s.dead = err
@@ -124,6 +122,53 @@ func (s *slot) get() (*host.Plugin, error) {
 	}
 	s.p, s.started, s.failed = p, true, 0
 	return p, nil
+}
+
+// LaunchOptions are the options plugins under test are launched with. By
+// default a plugin's log goes to the spec output, which Ginkgo shows with
+// the spec that failed (or always, with -v); debug level, because
+// go-plugin passes a plugin's plain stderr lines on at that level.
+func LaunchOptions() host.Options {
+	log := Settings.PluginLog
+	if log == nil {
+		log = specOutput{}
+	}
+	return host.Options{StartTimeout: Settings.StartTimeout, Log: log, LogLevel: hclog.Debug}
+}
+
+// suiteStarted is set when the suite's specs begin.
+var suiteStarted atomic.Bool
+
+var _ = BeforeSuite(func() { suiteStarted.Store(true) })
+
+// specOutput writes a plugin's log to the output of the spec running, and
+// drops what a plugin launched before the suite (greetspec run's check of
+// it) writes until the specs begin: before RunSpecs, GinkgoWriter would
+// print it.
+type specOutput struct{}
+
+func (specOutput) Write(b []byte) (int, error) {
+	if !suiteStarted.Load() {
+		return len(b), nil
+	}
+	return GinkgoWriter.Write(b)
+}
+
+// Adopt makes p, a plugin already launched and checked by greetspec run,
+// the running plugin of role ("server" or "client") in this process, so
+// that the suite does not launch it a second time. The suite closes it
+// with the others (ClosePlugins).
+func Adopt(role string, p *host.Plugin) {
+	s := clientSlot
+	if role == "server" {
+		s = serverSlot
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p != nil {
+		s.p.Close()
+	}
+	s.p, s.started, s.failed = p, true, 0
 }
 
 // canDie reports whether a failed launch means the plugin died: it had
@@ -188,9 +233,47 @@ func (s *slot) close() {
 // suite calls it after all specs; a runner that stops early calls it too.
 func ClosePlugins() {
 	prelaunching.Wait()
-	serverSlot.close()
-	clientSlot.close()
+	// Each close waits for its plugin to exit: side by side, the run ends
+	// as soon as the slower of the two is gone.
+	var closing sync.WaitGroup
+	for _, s := range []*slot{serverSlot, clientSlot} {
+		closing.Add(1)
+		go func() { defer closing.Done(); s.close() }()
+	}
 	targetLog.close()
+	closing.Wait()
 }
 
 var _ = AfterSuite(ClosePlugins)
+
+// declared holds each plugin process's declared capabilities per role,
+// asked once: what a running plugin declares does not change, and asking
+// at every spec was a quarter of the calls a server spec makes.
+var declared sync.Map // declaredKey -> []string
+
+type declaredKey struct {
+	p    *host.Plugin
+	role string
+}
+
+// capabilities returns what the plugin p declares for role, asking it with
+// describe the first time. Describe is optional: a plugin without it (or
+// whose Describe fails) declares none. Only an answer, or a plugin that
+// does not implement Describe, is kept; any other failure is asked again
+// at the next spec.
+func capabilities(p *host.Plugin, role string, describe func(context.Context, *contract.DescribeRequest, ...grpc.CallOption) (*contract.DescribeResponse, error)) []string {
+	key := declaredKey{p, role}
+	if caps, ok := declared.Load(key); ok {
+		return caps.([]string)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
+	defer cancel()
+	d, err := describe(ctx, &contract.DescribeRequest{})
+	switch {
+	case err == nil:
+		declared.Store(key, d.GetCapabilities())
+	case status.Code(err) == codes.Unimplemented:
+		declared.Store(key, []string(nil))
+	}
+	return d.GetCapabilities()
+}

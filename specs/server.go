@@ -113,12 +113,8 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	Expect(port).NotTo(Equal("0"), "the server must report the port it actually bound")
 	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}, channel: ChannelFull, stopped: make(chan struct{})}
 	// Describe is optional; a server without it declares no capabilities.
-	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
-	defer cancel()
-	if d, err := rpc.Describe(ctx, &contract.DescribeRequest{}); err == nil {
-		for _, c := range d.GetCapabilities() {
-			s.caps[c] = true
-		}
+	for _, c := range capabilities(p, "server", rpc.Describe) {
+		s.caps[c] = true
 	}
 	if s.caps[contract.CapabilityEventsFromLog] {
 		s.channel = ChannelLog
@@ -345,18 +341,27 @@ func (s *ServerUnderTest) failIfLogLost() {
 // the spec ends, and its transcript is attached to the report if it fails.
 func (s *ServerUnderTest) Dial() *wire.Conn {
 	GinkgoHelper()
+	return s.dial("", "probe client %s -> server")
+}
+
+// dial connects a probe client, failing the spec if it cannot: with why
+// added to the cause, and, for a target that stopped accepting, as its
+// death (targetRefused). title names the transcript, %s standing for the
+// probe's address.
+func (s *ServerUnderTest) dial(why, title string) *wire.Conn {
+	GinkgoHelper()
 	conn, err := wire.Dial(s.Addr, Settings.WaitTimeout)
 	if err != nil {
 		if s.external {
 			targetRefused(s.Addr, err, s.dialed)
 		}
-		Fail(dialFailure(s.Addr, err))
+		Fail(dialFailure(s.Addr, err) + why)
 	}
 	s.dialed++
 	if s.external {
 		targetAccepted.Add(1)
 	}
-	attachTranscript("probe client "+conn.LocalAddr()+" -> server", conn)
+	attachTranscript(fmt.Sprintf(title, conn.LocalAddr()), conn)
 	return conn
 }
 

@@ -125,11 +125,7 @@ func exchangeForEvent(server *ServerUnderTest, name []byte) *wire.Conn {
 func expectStillServing(server *ServerUnderTest, after string) {
 	GinkgoHelper()
 	name := fixtureNameByID("ascii")
-	conn, err := wire.Dial(server.Addr, Settings.WaitTimeout)
-	if err != nil {
-		Fail(dialFailure(server.Addr, err) + "; it must still accept later clients after " + after)
-	}
-	attachTranscript("probe client "+conn.LocalAddr()+" -> server (still serving?)", conn)
+	conn := server.dial("; it must still accept later clients after "+after, "probe client %s -> server (still serving?)")
 	expectProbeOK(conn, conn.Send(name.Bytes, Settings.WaitTimeout), "the name had ended",
 		"sending the name of a later client after "+after)
 	expectProbeOK(conn, conn.CloseWrite(), "the name had ended", "half-closing a later client's name after "+after)

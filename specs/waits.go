@@ -153,6 +153,7 @@ func WriteDesignedWaits(w io.Writer, c Config, procs int) {
 			procs, floor.Round(time.Millisecond), procs, (total / time.Duration(procs)).Round(time.Millisecond))
 	}
 	fmt.Fprintf(w, "Target on this machine (%d CPUs): a whole run within 1.3 × the floor, %v\n", runtime.NumCPU(), Bound(Floor(c, procs)).Round(time.Millisecond))
+	fmt.Fprintf(w, "Not in the floor: on a machine too busy to keep greetspec's own probe on time, a SRV-GREET-2 or SRV-NAME-1 case whose probe paused for T or more proves nothing and is tried again, up to %d times in all (then NOT-OBSERVABLE); each try adds that case's wait again\n", probeAttempts)
 }
 
 var (

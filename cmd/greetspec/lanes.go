@@ -55,15 +55,10 @@ func (o *runOptions) launchSuite(t *fakeT, suite types.SuiteConfig, rep types.Re
 	if o.speed.procs < 1 {
 		return false, usageErr("--procs must be at least 1, got %d", o.speed.procs)
 	}
-	serial := o.speed.procs == 1 && shards == 0
-	attached := strings.HasPrefix(o.server, host.AttachPrefix) || strings.HasPrefix(o.client, host.AttachPrefix)
-	if o.target != "" || attached || suite.FailFast || len(ginkgoArgs) > 0 {
-		if shards > 0 {
-			return false, usageErr("--shard cannot be combined with --target, --attach-server/--attach-client, --fail-fast or Ginkgo flags after --")
-		}
-		serial = true
+	if o.needsOneProcess(suite, ginkgoArgs) && shards > 0 {
+		return false, usageErr("--shard cannot be combined with --target, --attach-server/--attach-client, --fail-fast or Ginkgo flags after --")
 	}
-	if serial {
+	if o.serial(suite, ginkgoArgs) {
 		if suite.Timeout > 0 {
 			// The suite timeout abandons the spec in flight like a signal.
 			stop := time.AfterFunc(suite.Timeout, specs.MarkInterrupted)
@@ -91,6 +86,19 @@ func (o *runOptions) launchSuite(t *fakeT, suite types.SuiteConfig, rep types.Re
 	}
 	verdictReport = &report
 	return passed, nil
+}
+
+// needsOneProcess reports whether the run must not be split into lanes:
+// see launchSuite.
+func (o *runOptions) needsOneProcess(suite types.SuiteConfig, ginkgoArgs []string) bool {
+	attached := strings.HasPrefix(o.server, host.AttachPrefix) || strings.HasPrefix(o.client, host.AttachPrefix)
+	return o.target != "" || attached || suite.FailFast || len(ginkgoArgs) > 0
+}
+
+// serial reports whether the suite runs in this process (RunSpecs) rather
+// than in lanes: --procs 1 without --shard, or a run that needs one process.
+func (o *runOptions) serial(suite types.SuiteConfig, ginkgoArgs []string) bool {
+	return (o.speed.procs == 1 && o.speed.shard == "") || o.needsOneProcess(suite, ginkgoArgs)
 }
 
 // pinsOf gives the lanes the checksums pinned with --server-sha256 and

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/plugins/builtin"
@@ -36,7 +37,16 @@ func usageErr(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
 }
 
+// gcPercent is the garbage collector's target for greetspec's own
+// processes (the command, its lanes, its built-in plugins) when GOGC is not
+// set: they live for seconds and hold tens of megabytes, and collecting at
+// Go's default of 100 cost a lane 7-9% of its CPU (BENCHMARKS.md).
+const gcPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	// Re-executed as the run's watchdog or as one of its own built-in
 	// plugins, greetspec serves that and never reaches the CLI.
 	host.ServeWatchdogIfRequested()

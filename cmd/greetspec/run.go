@@ -239,8 +239,18 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	// Start each plugin once before the suite, so that a missing file or a
 	// program that is not a plugin is a setup error, not 60 failed specs.
 	// Both roles are checked at once; the server's error is reported first.
+	// A run in this process goes on with the plugins so started; lanes
+	// start their own, and these are closed.
 	checked := []struct{ name, ref string }{{"server", o.server}, {"client", o.client}}
 	errs := make([]error, len(checked))
+	started := make([]*host.Plugin, len(checked))
+	defer func() {
+		for _, p := range started {
+			if p != nil {
+				p.Close()
+			}
+		}
+	}()
 	var checks sync.WaitGroup
 	for i, role := range checked {
 		if role.ref == "" {
@@ -249,7 +259,7 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 		checks.Add(1)
 		go func() {
 			defer checks.Done()
-			errs[i] = preflight(intr.ctx, role.name, role.ref, self, s.StartTimeout)
+			started[i], errs[i] = preflight(intr.ctx, role.name, role.ref, self, s.StartTimeout)
 		}()
 	}
 	checks.Wait()
@@ -278,6 +288,14 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	}
 	if !ginkgoFlagGiven(ginkgoArgs, "grace-period") {
 		suiteConfig.GracePeriod = interruptGrace
+	}
+	if o.serial(suiteConfig, ginkgoArgs) {
+		for i, p := range started {
+			if p != nil {
+				specs.Adopt(checked[i].name, p)
+				started[i] = nil
+			}
+		}
 	}
 	reporterConfig.Verbose = reporterConfig.Verbose || o.verbose
 	reporterConfig.NoColor = reporterConfig.NoColor || !isTerminal(os.Stdout)
@@ -586,22 +604,32 @@ func preflightTarget(target string, wait time.Duration) error {
 	return conn.Close()
 }
 
-// preflight launches the plugin once and asks it to describe its role.
-func preflight(parent context.Context, role, ref, self string, startTimeout time.Duration) error {
+// preflight launches the plugin once and asks it to describe its role. It
+// returns the plugin, still running, when the check passed.
+func preflight(parent context.Context, role, ref, self string, startTimeout time.Duration) (*host.Plugin, error) {
 	if name, ok := strings.CutPrefix(ref, host.BuiltinPrefix); ok {
 		if _, known := builtin.Lookup(name); !known {
-			return fmt.Errorf("--%s: no built-in plugin %q (see 'greetspec plugins')", role, name)
+			return nil, fmt.Errorf("--%s: no built-in plugin %q (see 'greetspec plugins')", role, name)
 		}
 	}
 	spec, err := host.ParseRef(ref, self)
 	if err != nil {
-		return fmt.Errorf("--%s: %w", role, err)
+		return nil, fmt.Errorf("--%s: %w", role, err)
 	}
-	p, err := host.Launch(spec, host.Options{StartTimeout: startTimeout})
+	p, err := host.Launch(spec, specs.LaunchOptions())
 	if err != nil {
-		return fmt.Errorf("--%s: %w", role, err)
+		return nil, fmt.Errorf("--%s: %w", role, err)
 	}
-	defer p.Close()
+	if err := check(parent, role, p, startTimeout); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// check asks a launched plugin for its role: a server is started and
+// stopped once, a client describes itself.
+func check(parent context.Context, role string, p *host.Plugin, startTimeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(parent, startTimeout)
 	defer cancel()
 	if role == "server" {

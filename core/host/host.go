@@ -1,7 +1,8 @@
 // Package host launches greetspec plugins and guarantees they go away.
 //
 // A plugin is any executable that speaks the contract of package contract
-// through go-plugin. Launch starts it with automatic mTLS and a start
+// through go-plugin. Launch starts it with go-plugin's automatic mTLS
+// protocol (the host's certificate is made once per process) and a start
 // timeout, in a process group of its own with a parent-death signal, and
 // returns a Plugin whose Close kills the whole group on every path: normal
 // end, a crashed plugin, a hung plugin, or a plugin that lied in its
@@ -120,19 +121,26 @@ func Launch(spec Spec, opts Options) (*Plugin, error) {
 	if err != nil {
 		return nil, &PluginError{Msg: fmt.Sprintf("plugin %s: refused", spec), Err: err}
 	}
+	// Mutual TLS as go-plugin's AutoMTLS does it, with the host's
+	// certificate made once per process (hostCertificate).
+	tlsConfig, certPEM, err := clientTLS()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: making the host's TLS certificate: %w", spec, err)
+	}
 	var runnerErr error
 	p.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  contract.Handshake,
 		Plugins:          contract.HostPlugins(),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		TLSConfig:        tlsConfig,
 		SkipHostEnv:      true, // the runner adds the host's environment before spec.Env
 		StartTimeout:     opts.StartTimeout,
 		Logger:           newLogger(spec.String(), opts.Log, opts.LogLevel),
 		SyncStderr:       io.Discard,
 		SyncStdout:       io.Discard,
 		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
-			r, err := newProcessRunner(spec, cmd.Env, p.token, p.tail, pinned)
+			env := append(cmd.Env, clientCertEnv+"="+string(certPEM))
+			r, err := newProcessRunner(spec, env, p.token, p.tail, pinned)
 			p.mu.Lock()
 			p.runner, runnerErr = r, err
 			p.mu.Unlock()

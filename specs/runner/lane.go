@@ -36,6 +36,11 @@ type laneConfig struct {
 	Pins map[string]string
 	// Prelaunch names the roles whose plugins the lane launches at once.
 	Prelaunch []string
+	// Timelines asks for each passed spec's node-event timeline: only a
+	// report file (JSON, JUnit, TeamCity) or a verbose console shows it.
+	// Without it a lane drops the timeline of a spec that passed or was
+	// skipped, which is three quarters of what a lane sends.
+	Timelines bool
 }
 
 // request is a lane's message to the parent; response is the answer.
@@ -151,16 +156,25 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 	ord := c.current
 	c.current = -1
+	if !keepTimelines && !r.State.Is(types.SpecStateFailureStates) {
+		r.SpecEvents = nil
+	}
 	c.outbox <- request{Kind: "done", Ordinal: ord, Text: r.FullText(), Report: &r}
 })
 
 // reportPath is where this lane writes its report at the end.
 var reportPath string
 
+// keepTimelines is the lane's laneConfig.Timelines.
+var keepTimelines bool
+
 // The lane's report at the end gives the run order, the filtered specs and
 // the suite nodes. The specs this lane ran were streamed already; here they
 // become not-claimed markers too, so the report stays small (captured
-// output and plugin logs travel once) and every spec is merged one way.
+// output and plugin logs travel once) and every spec is merged one way. A
+// spec another lane claimed is reduced to the same marker: its skip's
+// stack trace and timeline were most of a lane's report, which the parent
+// reads only for the run order.
 var _ = ReportAfterSuite("greetspec lane report", func(r Report) {
 	c := active
 	if c == nil {
@@ -170,7 +184,12 @@ var _ = ReportAfterSuite("greetspec lane report", func(r Report) {
 	slim := r
 	slim.SpecReports = nil
 	for _, sr := range r.SpecReports {
-		if ord, ok := c.ordinals[specKey(sr)]; ok && sr.LeafNodeType == types.NodeTypeIt && c.claimed[ord] {
+		ord, ok := c.ordinals[specKey(sr)]
+		ok = ok && c.claimed[ord]
+		if !ok && sr.State == types.SpecStateSkipped {
+			ord, ok = claimOrdinal(sr.Failure.Message)
+		}
+		if ok && sr.LeafNodeType == types.NodeTypeIt {
 			sr = types.SpecReport{
 				ContainerHierarchyTexts:     sr.ContainerHierarchyTexts,
 				ContainerHierarchyLocations: sr.ContainerHierarchyLocations,
@@ -250,6 +269,7 @@ func Lane(configPath string, index int) int {
 	suite := lc.Suite
 	suite.ParallelProcess, suite.ParallelTotal, suite.ParallelHost = 1, 1, ""
 	reportPath = laneReportPath(lc.Dir, index)
+	keepTimelines = lc.Timelines
 	reporter := types.ReporterConfig{NoColor: true, Succinct: true}
 	gomega.RegisterFailHandler(Fail)
 	if suite.Timeout > 0 {

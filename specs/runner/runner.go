@@ -190,7 +190,8 @@ func Run(ctx context.Context, o Options) (types.Report, bool, error) {
 
 	settings := o.Settings
 	settings.PluginLog = nil
-	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir, Pins: o.Pins, Prelaunch: o.Prelaunch})
+	cfg, err := json.Marshal(laneConfig{Settings: settings, PluginLog: o.PluginLog, Suite: o.Suite, Description: o.Description, Socket: sock, Dir: dir, Pins: o.Pins, Prelaunch: o.Prelaunch,
+		Timelines: o.Reporter.WillGenerateReport() || o.Reporter.Verbosity().GTE(types.VerbosityLevelVerbose) || o.Reporter.ShowNodeEvents})
 	if err != nil {
 		return types.Report{}, false, err
 	}
@@ -322,12 +323,25 @@ func merge(o Options, p *parent, lanes []*lane, dir string, interrupted bool) (t
 	defer p.mu.Unlock()
 	var reports []types.Report
 	var problems []string
-	for _, l := range lanes {
-		var rs []types.Report
-		data, err := os.ReadFile(laneReportPath(dir, l.index))
-		if err == nil {
-			err = json.Unmarshal(data, &rs)
-		}
+	// The lanes' reports are decoded side by side: decoding is most of
+	// the merge's time.
+	decoded := make([][]types.Report, len(lanes))
+	errs := make([]error, len(lanes))
+	var decoding sync.WaitGroup
+	for i, l := range lanes {
+		decoding.Add(1)
+		go func() {
+			defer decoding.Done()
+			data, err := os.ReadFile(laneReportPath(dir, l.index))
+			if err == nil {
+				err = json.Unmarshal(data, &decoded[i])
+			}
+			errs[i] = err
+		}()
+	}
+	decoding.Wait()
+	for i, l := range lanes {
+		rs, err := decoded[i], errs[i]
 		if err != nil || len(rs) != 1 {
 			problems = append(problems, fmt.Sprintf("lane %d left no report (%v)", l.index, l.err))
 			continue

@@ -245,9 +245,8 @@ func documentedRun(t *testing.T, args ...string) (r cliResult, ok bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	quoted := "go run ./cmd/greetspec " + args[0]
 	for _, b := range shBlocks(string(doc)) {
-		if b.skip != "" || !strings.Contains(b.script, quoted) || !strings.Contains(b.script, args[len(args)-1]) {
+		if b.skip != "" || !mayRun(b.script, args) {
 			continue
 		}
 		run := runDocBlock(t, root, b)
@@ -258,6 +257,21 @@ func documentedRun(t *testing.T, args ...string) (r cliResult, ok bool) {
 		}
 	}
 	return cliResult{}, false
+}
+
+// mayRun reports whether a block's script may hold the greetspec command
+// with args: it names greetspec's subcommand and holds every argument (the
+// shell's quoting aside), so that only blocks that may are run for it.
+func mayRun(script string, args []string) bool {
+	if !strings.Contains(script, "go run ./cmd/greetspec "+args[0]) {
+		return false
+	}
+	for _, a := range args {
+		if !strings.Contains(script, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // Every command CONTRIBUTING.md shows in a ```sh block runs, as written, in

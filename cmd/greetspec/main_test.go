@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -649,10 +648,9 @@ func TestBadFiltersAreUsageErrors(t *testing.T) {
 	}
 }
 
-// runCLIInterrupted runs greetspec (race-built) like runCLI and sends it
-// sig a second after ready first holds (checked every 50 ms): a second
-// into a run whose specs wait for seconds each.
-func runCLIInterrupted(t *testing.T, sig syscall.Signal, ready func(stdout string, m testsupport.Marker) bool, args ...string) cliResult {
+// runCLIInterrupted runs greetspec like runCLI and sends it sig once the
+// suite has been running for a second.
+func runCLIInterrupted(t *testing.T, sig syscall.Signal, args ...string) cliResult {
 	t.Helper()
 	cmd, marker, stdout, stderr := startCLI(t, selfExe(t), args...)
 	var err error
@@ -668,7 +666,7 @@ wait:
 		case err = <-done:
 			break wait
 		case <-started.C:
-			if !sent && ready(stdout.String(), marker) {
+			if !sent && strings.Contains(stdout.String(), "Will run ") {
 				sent = true
 				time.AfterFunc(time.Second, func() { _ = cmd.Process.Signal(sig) })
 			}
@@ -684,51 +682,27 @@ wait:
 	return finishCLI(t, err, marker, stdout, stderr)
 }
 
-// suiteStarted holds once a serial run has printed that its specs start.
-func suiteStarted(stdout string, _ testsupport.Marker) bool {
-	return strings.Contains(stdout, "Will run ")
-}
-
-// lanePluginStarted holds once a lane of the run has started its plugin:
-// lanes print nothing until the run is over, so the processes tell.
-func lanePluginStarted(_ string, m testsupport.Marker) bool {
-	for _, pid := range m.Processes() {
-		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-		if err == nil && bytes.Contains(env, []byte("\x00GREETSPEC_LANE=")) && bytes.Contains(env, []byte("\x00"+contract.BuiltinEnv+"=")) {
-			return true
-		}
-	}
-	return false
-}
-
 // SIGINT, SIGTERM and --timeout stop the run: the unfinished requirements
 // are INTERRUPTED (naming the spec in flight), nothing is reported FAIL, no
 // repro command is printed, the plugins go away, and the exit status is 4.
 func TestInterruption(t *testing.T) {
-	t.Parallel()
 	// With T=5s the server specs take far longer than the second after
-	// which the run is interrupted, serial or in parallel lanes; the
-	// signal is sent a second after the specs started, and --timeout
-	// counts from there, so a slow start-up changes nothing.
+	// which the run is interrupted, serial or in parallel lanes.
 	args := []string{"run", "--server", "builtin:reference", "--label-filter", "server", "--idle-timeout", "5s"}
 	serial := append(append([]string{}, args...), "--procs", "1")
 	for _, c := range []struct {
 		name  string
-		run   func(t *testing.T) cliResult
+		run   func() cliResult
 		cause string
 	}{
-		{"SIGINT", func(t *testing.T) cliResult { return runCLIInterrupted(t, syscall.SIGINT, suiteStarted, serial...) }, "SIGINT"},
-		{"SIGTERM", func(t *testing.T) cliResult { return runCLIInterrupted(t, syscall.SIGTERM, suiteStarted, serial...) }, "SIGTERM"},
-		{"SIGINT, parallel lanes", func(t *testing.T) cliResult {
-			return runCLIInterrupted(t, syscall.SIGINT, lanePluginStarted, args...)
-		}, "SIGINT"},
-		{"timeout", func(t *testing.T) cliResult {
-			return runCLIRace(t, 2*time.Minute, append(serial, "--timeout", "2s")...)
-		}, "--timeout 2s"},
+		{"SIGINT", func() cliResult { return runCLIInterrupted(t, syscall.SIGINT, serial...) }, "SIGINT"},
+		{"SIGTERM", func() cliResult { return runCLIInterrupted(t, syscall.SIGTERM, serial...) }, "SIGTERM"},
+		// Lanes print the run only when it is over: interrupted by the clock.
+		{"SIGINT, parallel lanes", func() cliResult { return runCLIInterruptedAfter(t, syscall.SIGINT, 3*time.Second, args...) }, "SIGINT"},
+		{"timeout", func() cliResult { return runCLIRace(t, 2*time.Minute, append(serial, "--timeout", "2s")...) }, "--timeout 2s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			r := c.run(t)
+			r := c.run()
 			if r.code != 4 {
 				t.Fatalf("exit status %d, want 4\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 			}

@@ -22,10 +22,10 @@ import (
 // the probe's own wait for the name (T), so that even a client that never
 // half-closes has its reply bytes before it gives up.
 //
-// It is 4 T: the probe ends the name of a client that never half-closes
-// after up to 2 T (receiveName reads for T, then waits T of silence), and
-// such a client must still get the reply before its own timeout, with 2 T
-// to spare for a loaded machine's scheduling delays.
+// It is 4 T: the probe ends the name of a client that never half-closes T
+// after its last byte (receiveName), and such a client must still get the
+// reply before its own timeout, which also counts its start-up and its
+// connection, with 3 T to spare for a loaded machine's scheduling delays.
 func silentServerTimeout() time.Duration { return 4 * Settings.IdleTimeout }
 
 // plainName is the name the client specs send when the name does not

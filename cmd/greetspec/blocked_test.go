@@ -58,12 +58,16 @@ func requirementLines(stdout string) map[string][]string {
 // the only failures are specs during which it died, which say so; and the
 // run exits 1, never 0 or 3.
 func TestDeadTargetIsOneCauseNotACascade(t *testing.T) {
+	t.Parallel()
 	for _, withLog := range []bool{false, true} {
 		name := "wire only"
 		if withLog {
 			name = "with --target-log"
 		}
-		t.Run(name, func(t *testing.T) { testDeadTarget(t, withLog) })
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testDeadTarget(t, withLog)
+		})
 	}
 }
 
@@ -124,6 +128,7 @@ func testDeadTarget(t *testing.T, withLog bool) {
 // fails the moment it dies, naming the death first, instead of waiting out
 // its bound; the death is stated once at the top, counted.
 func TestDyingPluginFailsFast(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		flag, plugin, filter string
 		failed               []string
@@ -132,6 +137,7 @@ func TestDyingPluginFailsFast(t *testing.T) {
 		{"--client", "builtin:hostile/exit-in-greet", "CLI-SEND-2 || CLI-TIMEOUT-1", []string{"CLI-SEND-2", "CLI-TIMEOUT-1"}},
 	} {
 		t.Run(c.plugin, func(t *testing.T) {
+			t.Parallel()
 			// With --wait-timeout 5m, one wait that outlasted the death
 			// would outlast the test's limit.
 			r := runCLI(t, 3*time.Minute, "run", c.flag, c.plugin, "--label-filter", c.filter, "--wait-timeout", "5m", "--no-repro")
@@ -162,6 +168,7 @@ func TestDyingPluginFailsFast(t *testing.T) {
 // requirement BLOCKED at once, with the program's own words stated once;
 // nothing is FAIL, and the run exits 1.
 func TestProgramThatCannotStartAgainIsBlocked(t *testing.T) {
+	t.Parallel()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("no go tool to build the server program: %v", err)

@@ -296,6 +296,7 @@ func TestPluginOutputEscapedOnTerminal(t *testing.T) {
 }
 
 func TestChecksumPinningCLI(t *testing.T) {
+	t.Parallel()
 	// Built-in plugins run from greetspec's own executable.
 	data, err := os.ReadFile(greetspecBinary(t))
 	if err != nil {

@@ -31,12 +31,21 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GREETSPEC_CLI_TEST") != "" {
 		os.Exit(contained(os.Args[1:]))
 	}
+	// Most tests start greetspec runs and wait for them (designed waits,
+	// programs under test): more of them at once than the default of one
+	// per core keep the cores busy. The tests that time something, or
+	// that rely on the run being alone, are not parallel.
+	testsupport.WaitBoundParallel(parallelTests)
 	code := m.Run()
 	if procDir != "" {
 		_ = os.RemoveAll(procDir)
 	}
 	os.Exit(code)
 }
+
+// parallelTests is how many parallel tests run at once, unless
+// -test.parallel says otherwise.
+const parallelTests = 8
 
 // The greetspec processes the tests start are one of two binaries:
 //
@@ -204,6 +213,7 @@ func TestRunReferencePasses(t *testing.T) {
 }
 
 func TestRunFaultyFailsWithRepro(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	junit, jsonReport := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json")
 	// This binary, so that the repro command is the test's own invocation.
@@ -241,6 +251,7 @@ func TestPluginExitingMidwayIsReported(t *testing.T) {
 		{"--client", "builtin:hostile/exit-in-greet", "CLI-SEND-2"},
 	} {
 		t.Run(c.plugin, func(t *testing.T) {
+			t.Parallel()
 			r := runCLI(t, 2*time.Minute, "run", c.flag, c.plugin, "--label-filter", c.filter)
 			if r.code != 1 {
 				t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -257,6 +268,7 @@ func TestPluginExitingMidwayIsReported(t *testing.T) {
 // A client plugin whose Greet never returns is given up on within the
 // spec's bounds, and the run ends.
 func TestHangingPluginDoesNotHangTheRun(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, 2*time.Minute, "run", "--client", "builtin:hostile/hang-in-greet", "--label-filter", "CLI-SEND-2", "--wait-timeout", "1s")
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -312,6 +324,7 @@ func TestUsageAndSetupErrors(t *testing.T) {
 		{"selftest zero run timeout", []string{"selftest", "--run-timeout", "0s"}, "--run-timeout must be positive"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			r := runCLI(t, time.Minute, c.args...)
 			if r.code != 2 {
 				t.Fatalf("exit status %d, want 2\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -374,12 +387,17 @@ func requireDebianPythonGRPC(t *testing.T) {
 	}
 }
 
-// The native Python plugin passes the whole suite in both roles.
+// The native Python plugin passes the whole suite in both roles: the run of
+// CONTRIBUTING.md's walk-through, shared with TestContributingCommands.
 func TestPythonPluginConforms(t *testing.T) {
 	requireDebianPythonGRPC(t)
 	t.Parallel()
-	plugin := "/usr/bin/python3 ../../plugins/python/greet_plugin.py"
-	r := runCLI(t, 10*time.Minute, "run", "--server", plugin, "--client", plugin)
+	const plugin = "/usr/bin/python3 plugins/python/greet_plugin.py"
+	r, ok := documentedRun(t, "run", "--server", plugin, "--client", plugin)
+	if !ok {
+		const here = "/usr/bin/python3 ../../plugins/python/greet_plugin.py"
+		r = runCLI(t, 10*time.Minute, "run", "--server", here, "--client", here)
+	}
 	if r.code != 0 {
 		t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -388,15 +406,19 @@ func TestPythonPluginConforms(t *testing.T) {
 	}
 }
 
-// The walk-through's Go plugin builds and passes the whole suite.
+// The walk-through's Go plugin builds and passes the whole suite: the run
+// of CONTRIBUTING.md's walk-through, shared with TestContributingCommands.
 func TestGoPluginExample(t *testing.T) {
 	t.Parallel()
-	bin := t.TempDir() + "/example-plugin"
-	build := exec.Command("go", "build", "-o", bin, "../../plugins/example")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the example plugin: %v\n%s", err, out)
+	r, ok := documentedRun(t, "run", "--server", "./my-plugin", "--client", "./my-plugin")
+	if !ok {
+		bin := t.TempDir() + "/example-plugin"
+		build := exec.Command("go", "build", "-o", bin, "../../plugins/example")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building the example plugin: %v\n%s", err, out)
+		}
+		r = runCLI(t, 10*time.Minute, "run", "--server", bin, "--client", bin)
 	}
-	r := runCLI(t, 10*time.Minute, "run", "--server", bin, "--client", bin)
 	if r.code != 0 || !strings.Contains(r.stdout, "Requirements: 27 passed, 0 failed") {
 		t.Fatalf("exit status %d, want 0 with every requirement passed\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -440,7 +462,8 @@ var tutorialVerdicts = map[string]specs.Outcome{
 }
 
 // The showcase: the tutorial's programs through the exec adapter, each
-// defect reported against the right requirement.
+// defect reported against the right requirement. The run is CONTRIBUTING.md's
+// (run from the repository's root), shared with TestContributingCommands.
 func TestTutorialShowcase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole suite against slow, non-conforming programs")
@@ -448,40 +471,40 @@ func TestTutorialShowcase(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3")
 	}
-	// Not parallel: its passing verdicts rely on --wait-timeout 2s, which
-	// is ample on its own but not beside the self-test's parallel runs.
-	report := filepath.Join(t.TempDir(), "report.json")
-	r := runCLI(t, 20*time.Minute, "run",
+	t.Parallel()
+	args := []string{"run",
 		"--server-cmd", "/usr/bin/python3 plugins/tutorial/server.py {host} {port}",
-		"--client-cmd", "/usr/bin/python3 plugins/tutorial/client.py {host} {port}",
-		"--cmd-dir", "../..", "--wait-timeout", "2s", "--verdict-report", report)
+		"--client-cmd", "/usr/bin/python3 plugins/tutorial/client.py {host} {port}"}
+	r, ok := documentedRun(t, args...)
+	if !ok {
+		r = runCLI(t, 20*time.Minute, append(args, "--cmd-dir", "../..")...)
+	}
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1 (the tutorial does not conform)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	verdicts, err := specs.ReadVerdicts(report)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(verdicts) != len(tutorialVerdicts) {
-		t.Errorf("%d requirements, but the expectations name %d", len(verdicts), len(tutorialVerdicts))
-	}
-	for _, v := range verdicts {
-		if want, ok := tutorialVerdicts[v.Requirement.ID]; !ok || v.Outcome != want {
-			why := v.Note
-			for _, s := range v.Specs {
-				if s.Status == specs.StatusFailed {
-					why = s.Text + ": " + specs.Elide(s.Message, 300)
-					break
-				}
-			}
-			t.Errorf("%s: %s, want %s (%s)", v.Requirement.ID, v.Outcome, want, why)
+	got := map[string]specs.Outcome{}
+	for outcome, ids := range requirementLines(r.stdout) {
+		for _, id := range ids {
+			got[id] = specs.Outcome(outcome)
 		}
+	}
+	if len(got) != len(tutorialVerdicts) {
+		t.Errorf("%d requirements in the verdict table, but the expectations name %d", len(got), len(tutorialVerdicts))
+	}
+	for id, want := range tutorialVerdicts {
+		if got[id] != want {
+			t.Errorf("%s: %s, want %s", id, got[id], want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s", r.stdout)
 	}
 }
 
 // A wrapped client program that never connects nor prints a reply fails its
 // specs within the bounds, and is killed.
 func TestSilentClientProgram(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, 2*time.Minute, "run", "--client-cmd", "sleep 30", "--label-filter", "CLI-SEND-2", "--wait-timeout", "1s")
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -498,6 +521,7 @@ func TestSilentClientProgram(t *testing.T) {
 // server's own observations is reported as not observable, never as passed
 // or failed.
 func TestAddressMode(t *testing.T) {
+	t.Parallel()
 	r, _ := wireOnlyRun(t) // shared with TestAddressModeWireOnly
 	// What could not be observed was not verified: exit status 3, never 0.
 	if r.code != 3 {
@@ -600,6 +624,7 @@ func TestBadFiltersAreUsageErrors(t *testing.T) {
 		{"skip regexp after --", []string{"--", "--skip=[z-a]"}, `--skip "[z-a]" is not a valid regular expression`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			args := append([]string{"run", "--server", "/no/such/plugin"}, c.args...)
 			r := runCLI(t, time.Minute, args...)
 			if r.code != 2 {

@@ -31,20 +31,58 @@ func expectAllPass(t *testing.T, args ...string) {
 	}
 }
 
+// expectRolePasses checks that run r exited 0 with every requirement of
+// role PASS.
+func expectRolePasses(t *testing.T, what, role string, r cliResult) {
+	t.Helper()
+	passed := map[string]bool{}
+	for _, id := range requirementLines(r.stdout)[string(specs.OutcomePass)] {
+		passed[id] = true
+	}
+	for _, req := range specs.Catalogue() {
+		if req.Role == role && !passed[req.ID] {
+			t.Errorf("%s: %s did not pass", what, req.ID)
+		}
+	}
+	if r.code != 0 || t.Failed() {
+		t.Fatalf("%s: exit status %d, want 0 with every %s requirement passed\nstdout:\n%s\nstderr:\n%s", what, r.code, role, r.stdout, r.stderr)
+	}
+}
+
 // Plugins written by `greetspec new` pass the whole suite as generated: a
-// Go server and client, each in a module of its own outside the
-// repository, and a Python plugin.
+// Go server and a Go client, each in a module of its own outside the
+// repository, and a Python plugin in both roles. CONTRIBUTING.md's
+// walk-through scaffolds the Go server and a Python client and runs the
+// suite against each (those runs are shared with TestContributingCommands);
+// this test adds the Go client and the Python plugin as a server, in one
+// run, and makes whatever of the walk-through's runs CONTRIBUTING.md no
+// longer shows.
 func TestNewScaffoldedPluginsPass(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds two plugins and runs the suite twice")
+		t.Skip("builds plugins and runs the suite against them")
 	}
 	t.Parallel()
+	goServer, docServer := documentedRun(t, "run", "--server", "myserver/myserver")
+	pyClient, docClient := documentedRun(t, "run", "--client", "/usr/bin/python3 mycli/mycli.py")
+	for _, r := range []struct {
+		what, role string
+		ok         bool
+		r          cliResult
+	}{{"the Go server", "server", docServer, goServer}, {"the Python client", "client", docClient, pyClient}} {
+		if r.ok {
+			expectRolePasses(t, "CONTRIBUTING.md's run of "+r.what, r.role, r.r)
+		}
+	}
 	checkout, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, role := range []string{"server", "client"} {
+	roles := []string{"client"}
+	if !docServer {
+		roles = append(roles, "server")
+	}
+	for _, role := range roles {
 		name := "my" + role
 		r := runCLI(t, time.Minute, "new", role, name, "--dir", filepath.Join(dir, name), "--greetspec-dir", checkout)
 		if r.code != 0 || !strings.Contains(r.stdout, "Next:") {
@@ -58,8 +96,9 @@ func TestNewScaffoldedPluginsPass(t *testing.T) {
 			}
 		}
 	}
-	expectAllPass(t, "--server", filepath.Join(dir, "myserver", "myserver"), "--client", filepath.Join(dir, "myclient", "myclient"))
-
+	// The Python plugin, where Debian's Python gRPC stack is installed;
+	// without it the Go client runs against the reference server.
+	server, python := "builtin:reference", ""
 	t.Run("python", func(t *testing.T) {
 		requireDebianPythonGRPC(t)
 		pydir := filepath.Join(dir, "py")
@@ -67,9 +106,17 @@ func TestNewScaffoldedPluginsPass(t *testing.T) {
 			t.Fatalf("new --lang python: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		// It runs on its own, away from the repository's copy.
-		plugin := "/usr/bin/python3 " + filepath.Join(pydir, "pyserver.py")
-		expectAllPass(t, "--server", plugin, "--client", plugin)
+		python = "/usr/bin/python3 " + filepath.Join(pydir, "pyserver.py")
+		server = python
 	})
+	goClient := filepath.Join(dir, "myclient", "myclient")
+	expectAllPass(t, "--server", server, "--client", goClient)
+	if !docServer {
+		expectAllPass(t, "--server", filepath.Join(dir, "myserver", "myserver"), "--client", "builtin:reference")
+	}
+	if !docClient && python != "" {
+		expectAllPass(t, "--server", "builtin:reference", "--client", python)
+	}
 }
 
 // `greetspec new` refuses bad names and never overwrites a file.

@@ -254,6 +254,7 @@ func wireOnlyRun(t *testing.T) (cliResult, string) {
 // FAIL, and what the wire cannot show is partial or not observable, as the
 // README's table says.
 func TestAddressModeWireOnly(t *testing.T) {
+	t.Parallel()
 	r, report := wireOnlyRun(t)
 	expectPartialExit(t, r)
 	if strings.Contains(r.stdout, " FAIL ") {
@@ -265,6 +266,7 @@ func TestAddressModeWireOnly(t *testing.T) {
 // With its log followed, a running server is judged on the same
 // requirements as a wrapped one.
 func TestAddressModeFollowedLog(t *testing.T) {
+	t.Parallel()
 	logfile := filepath.Join(t.TempDir(), "server.log")
 	if err := os.WriteFile(logfile, []byte("connected with: 127.0.0.1:1 before the run\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -281,6 +283,7 @@ func TestAddressModeFollowedLog(t *testing.T) {
 // The same log read through a command (here tail -F), which is killed at
 // the end (runCLI checks that nothing outlives the run).
 func TestAddressModeLogCommand(t *testing.T) {
+	t.Parallel()
 	logfile := filepath.Join(t.TempDir(), "server.log")
 	if err := os.WriteFile(logfile, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -301,6 +304,7 @@ func TestAddressModeLogCommand(t *testing.T) {
 // A correct server wrapped with --server-cmd (the log channel) passes every
 // server requirement, and observes what the README's table says.
 func TestWrappedServerLogChannel(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("needs /usr/bin/python3")
 	}
@@ -371,6 +375,7 @@ func TestDuplicateEventsFail(t *testing.T) {
 // pattern that does not match) is a setup error, found by a probe
 // connection before any spec runs.
 func TestAddressModeWrongLog(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	logfile, other := filepath.Join(dir, "server.log"), filepath.Join(dir, "other.log")
 	for _, f := range []string{logfile, other} {

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"os"
 	"strconv"
 	"strings"
@@ -119,6 +120,25 @@ func NoRaceExitSleep() {
 		return
 	}
 	_ = os.Setenv("GORACE", strings.TrimSpace(g+" atexit_sleep_ms=0"))
+}
+
+// WaitBoundParallel lets up to n parallel tests of the package run at once,
+// unless -test.parallel was given: call it from TestMain before m.Run. The
+// default, GOMAXPROCS (two on a two-core machine), suits tests that use the
+// CPU; tests that mostly wait for processes they started (designed waits
+// of conformance runs, programs under test) leave the CPU idle at two at a
+// time. It returns the limit in force.
+func WaitBoundParallel(n int) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(n))
+	}
+	v, _ := strconv.Atoi(flag.Lookup("test.parallel").Value.String())
+	return v
 }
 
 // SyncBuffer is a bytes.Buffer safe to write from one goroutine (a child

@@ -1,15 +1,46 @@
 package testsupport_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/greetspec/greetspec/core/testsupport"
 )
 
-func TestMain(m *testing.M) { testsupport.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv("TESTSUPPORT_PARALLEL_CHILD") != "" {
+		fmt.Println("parallel", testsupport.WaitBoundParallel(7))
+		os.Exit(0)
+	}
+	testsupport.Main(m)
+}
+
+// WaitBoundParallel raises the parallel limit, but never over a
+// -test.parallel given on the command line.
+func TestWaitBoundParallel(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "parallel 7"},
+		{[]string{"-test.parallel=3"}, "parallel 3"},
+	} {
+		cmd := exec.Command(exe, c.args...)
+		cmd.Env = append(os.Environ(), "TESTSUPPORT_PARALLEL_CHILD=1")
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != c.want {
+			t.Errorf("%v: %q (%v), want %q", c.args, out, err, c.want)
+		}
+	}
+}
 
 // A marked child is found while it runs, killed by Kill, and not found
 // after; an unmarked one, or one with a marker that only shares a prefix,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greetspec/greetspec/core/contract"
 	"github.com/greetspec/greetspec/core/host"
 	"github.com/greetspec/greetspec/core/testsupport"
 	"github.com/greetspec/greetspec/plugins/hostile"
@@ -263,7 +264,10 @@ func TestContainmentSweepsStaleTempDirs(t *testing.T) {
 
 func TestStartTimeoutBoundsStalledTLS(t *testing.T) {
 	const limit = 2 * time.Second
-	r := startContained(t, nil, "run", "--server", "builtin:hostile/stall-tls", "--label-filter", "SRV-GREET-1", "--start-timeout", limit.String())
+	// Given as a command line, not builtin:, so that it is spoken to over
+	// mutual TLS as any plugin but greetspec's own built-ins is.
+	server := "env " + contract.BuiltinEnv + "=hostile/stall-tls " + greetspecBinary(t)
+	r := startContained(t, nil, "run", "--server", server, "--label-filter", "SRV-GREET-1", "--start-timeout", limit.String())
 	code := r.wait(t, time.Minute)
 	took := time.Since(r.started)
 	t.Logf("greetspec ended after %v with --start-timeout %v", took, limit)

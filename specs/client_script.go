@@ -22,10 +22,10 @@ import (
 // the probe's own wait for the name (T), so that even a client that never
 // half-closes has its reply bytes before it gives up.
 //
-// It is 4 T: the probe ends the name of a client that never half-closes
-// after up to 2 T (receiveName reads for T, then waits T of silence), and
-// such a client must still get the reply before its own timeout, with 2 T
-// to spare for a loaded machine's scheduling delays.
+// It is 4 T: the probe ends the name of a client that never half-closes T
+// after its last byte (receiveName), and such a client must still get the
+// reply before its own timeout, which also counts its start-up and its
+// connection, with 3 T to spare for a loaded machine's scheduling delays.
 func silentServerTimeout() time.Duration { return 4 * Settings.IdleTimeout }
 
 // plainName is the name the client specs send when the name does not
@@ -48,26 +48,9 @@ func plainName() string {
 // slowed by a loaded machine is not cut off. Only CLI-SEND-2 insists on the
 // half-close.
 func receiveName(conn *wire.Conn, g *PendingGreet, max int) []byte {
-	var got []byte
-	deadline := time.Now().Add(g.Timeout)
-	for {
-		want := 0
-		if max > 0 {
-			want = max - len(got)
-		}
-		res := conn.ReadUntilEnd(want, Settings.IdleTimeout)
-		got = append(got, res.Data...)
-		switch {
-		case res.End != wire.EndTimeout:
-			return got // end of stream, reset, or max bytes
-		case time.Now().After(deadline):
-			return got // the client's own timeout has passed
-		case len(res.Data) > 0:
-			continue // bytes within the last T: the name may go on
-		case len(got) > 0:
-			return got // T of silence after the name
-		}
-	}
+	// T after the last byte, not a window of T that the name happened to
+	// start in: a client that never half-closes costs T, not up to 2T.
+	return conn.ReadUntilQuiet(max, Settings.IdleTimeout, g.Timeout+Settings.IdleTimeout).Data
 }
 
 // exchangeName runs an exchange in which the probe only observes the name:

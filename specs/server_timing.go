@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/greetspec/greetspec/core/contract"
@@ -115,6 +117,12 @@ func attemptTimed(server *ServerUnderTest, rule string, attempt func() *earlyAct
 	for range probeAttempts {
 		ea := attempt()
 		if ea == nil {
+			if len(pauses) > 0 {
+				// Judged, after void attempts: said with the spec's output
+				// (shown with -v and in the reports), so that a pass that
+				// took retries is not mistaken for a quiet one.
+				fmt.Fprintf(GinkgoWriter, "judged on attempt %d of at most %d: the earlier attempts were void (%s)\n", len(pauses)+1, probeAttempts, strings.Join(pauses, "; "))
+			}
 			return
 		}
 		if ea.void != "" {
@@ -212,19 +220,31 @@ func greetedWithin(conn *wire.Conn, want int, window time.Duration, within, why 
 // ProbeStallEnv names a test hook: a duration in it makes the probe of the
 // wire-timed server specs pause that long after the bytes it sends before
 // it looks for a premature reply, as a machine's load may stall it, so
-// that tests reproduce a stalled probe deterministically. Unset, the
-// probe does not pause.
+// that tests reproduce a stalled probe deterministically; "DURATION*N"
+// stalls only the first N attempts of the process. Unset, the probe does
+// not pause.
 const ProbeStallEnv = "GREETSPEC_TEST_PROBE_STALL"
 
-// probeStall is the pause ProbeStallEnv asks for.
-var probeStall = func() time.Duration {
-	d, _ := time.ParseDuration(os.Getenv(ProbeStallEnv))
-	return max(d, 0)
+// probeStall is the pause ProbeStallEnv asks for, and how many attempts it
+// stalls (negative: all).
+var probeStall, probeStalls = func() (time.Duration, int64) {
+	v, count, limited := strings.Cut(os.Getenv(ProbeStallEnv), "*")
+	d, _ := time.ParseDuration(v)
+	n := int64(-1)
+	if limited {
+		if c, err := strconv.ParseInt(count, 10, 64); err == nil {
+			n = c
+		}
+	}
+	return max(d, 0), n
 }()
+
+// stalled counts the attempts stallProbe has stalled.
+var stalled atomic.Int64
 
 // stallProbe pauses the probe as ProbeStallEnv asks, if it does.
 func stallProbe() {
-	if probeStall > 0 {
+	if probeStall > 0 && (probeStalls < 0 || stalled.Add(1) <= probeStalls) {
 		time.Sleep(probeStall)
 	}
 }

@@ -53,6 +53,19 @@ func TestStalledProbeNeverFailsACorrectServer(t *testing.T) {
 			}
 		}
 	})
+	t.Run("probe stalled once, correct server", func(t *testing.T) {
+		// Only the first attempt of the run is stalled: its case is judged
+		// on the next attempt, and the spec's output says so.
+		t.Setenv(specs.ProbeStallEnv, "400ms*1")
+		r := runCLI(t, 3*time.Minute, "run", "--target", referenceTarget(t, 100*time.Millisecond), "--idle-timeout", "100ms", "--label-filter", "SRV-GREET-2", "-v", "--", "--ginkgo.focus=ascii")
+		// 3: the focus leaves SRV-GREET-2 partly verified; nothing failed.
+		if r.code != 3 || len(requirementLines(r.stdout)["FAIL"]) > 0 {
+			t.Fatalf("exit status %d, want 3 with nothing failed (judged after one void attempt)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		if !regexp.MustCompile(`judged on attempt 2 of at most 3: the earlier attempts were void \(the probe paused [0-9.]+m?s\)`).MatchString(r.stdout) {
+			t.Errorf("the output does not say the spec was judged after a void attempt:\n%s", r.stdout)
+		}
+	})
 	t.Run("prompt probe, early server", func(t *testing.T) {
 		// The server ends names after 20ms of silence; greetspec is told
 		// 300ms, so its greeting comes well before the name ended.

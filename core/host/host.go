@@ -2,7 +2,9 @@
 //
 // A plugin is any executable that speaks the contract of package contract
 // through go-plugin. Launch starts it with go-plugin's automatic mTLS
-// protocol (the host's certificate is made once per process) and a start
+// protocol (the host's certificate is made once per process; a built-in
+// plugin, greetspec's own binary on a private unix socket, without TLS: see
+// Spec.Builtin) and a start
 // timeout, in a process group of its own with a parent-death signal, and
 // returns a Plugin whose Close kills the whole group on every path: normal
 // end, a crashed plugin, a hung plugin, or a plugin that lied in its
@@ -21,6 +23,7 @@ package host
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +56,14 @@ type Spec struct {
 	// hand, see contract.AttachEnv): Launch connects to it instead of
 	// starting a process, and Close leaves it running.
 	Attach *contract.AttachDetails
+	// Builtin says that the plugin is the greetspec binary itself serving
+	// one of its built-in plugins (ParseRef sets it for "builtin:NAME").
+	// Launch then speaks to it without TLS: go-plugin serves a Go plugin on
+	// a unix socket in a directory it creates for the launch, which only
+	// this user can open, so TLS would guard nothing there. Launch checks
+	// that this is so after the handshake and refuses the plugin if not.
+	// Every other plugin is spoken to over mutual TLS.
+	Builtin bool
 }
 
 // String returns the plugin's name, or its command line.
@@ -122,12 +133,18 @@ func Launch(spec Spec, opts Options) (*Plugin, error) {
 		return nil, &PluginError{Msg: fmt.Sprintf("plugin %s: refused", spec), Err: err}
 	}
 	// Mutual TLS as go-plugin's AutoMTLS does it, with the host's
-	// certificate made once per process (hostCertificate).
-	tlsConfig, certPEM, err := clientTLS()
-	if err != nil {
-		return nil, fmt.Errorf("plugin %s: making the host's TLS certificate: %w", spec, err)
+	// certificate made once per process (hostCertificate); none for a
+	// built-in plugin (Spec.Builtin), whose socket is checked instead.
+	var tlsConfig *tls.Config
+	var certPEM []byte
+	if !spec.Builtin {
+		var err error
+		if tlsConfig, certPEM, err = clientTLS(); err != nil {
+			return nil, fmt.Errorf("plugin %s: making the host's TLS certificate: %w", spec, err)
+		}
 	}
 	var runnerErr error
+	var socketDir string
 	p.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  contract.Handshake,
 		Plugins:          contract.HostPlugins(),
@@ -138,8 +155,11 @@ func Launch(spec Spec, opts Options) (*Plugin, error) {
 		Logger:           newLogger(spec.String(), opts.Log, opts.LogLevel),
 		SyncStderr:       io.Discard,
 		SyncStdout:       io.Discard,
-		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
+		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, dir string) (runner.Runner, error) {
+			// Last, so that it overrides one inherited from the host's
+			// environment; empty asks a plugin for no TLS.
 			env := append(cmd.Env, clientCertEnv+"="+string(certPEM))
+			socketDir = dir
 			r, err := newProcessRunner(spec, env, p.token, p.tail, pinned)
 			p.mu.Lock()
 			p.runner, runnerErr = r, err
@@ -175,6 +195,9 @@ func Launch(spec Spec, opts Options) (*Plugin, error) {
 		case <-time.After(opts.KillTimeout):
 		}
 		startErr = fmt.Errorf("timeout: the plugin did not complete its start (handshake, TLS and gRPC connection) within --start-timeout %v", opts.StartTimeout)
+	}
+	if startErr == nil && spec.Builtin {
+		startErr = privateSocket(p.client.ReattachConfig(), socketDir)
 	}
 	if startErr != nil {
 		p.Close()
@@ -262,18 +285,38 @@ func (p *Plugin) PID() int {
 
 // Err turns an error from a call into the plugin into one that says what
 // happened to the plugin, when the plugin has gone away. A call fails a
-// moment before the process is reaped, so it waits briefly for the exit.
+// moment before the process is reaped, so it waits briefly for the exit,
+// unless the plugin itself answered the call with its error (see
+// answered): then it was running when the call failed.
 func (p *Plugin) Err(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if p.runner != nil {
+	if p.runner != nil && !answered(err) {
 		select {
 		case <-p.runner.exited:
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 	return p.explain(op, err)
+}
+
+// answered reports whether err is a status the plugin's own handler sent
+// back (its error, a refusal, a stream ended on purpose), as opposed to
+// one the transport made up because the plugin went away or did not answer
+// (Unavailable, Canceled, DeadlineExceeded, Internal). For an answered
+// call there is no exit to wait for: the exec adapter's Stop of a wrapped
+// program that exited answers this way, once per failed spec.
+func answered(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	switch st.Code() {
+	case codes.Unknown, codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted, codes.Unimplemented:
+		return true
+	}
+	return false
 }
 
 // explain wraps err with the plugin's name and, if it has exited, how, plus

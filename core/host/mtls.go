@@ -9,9 +9,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/go-plugin"
 )
 
 // clientCertEnv is go-plugin's automatic-mTLS variable: the PEM certificate
@@ -85,4 +90,24 @@ func clientTLS() (*tls.Config, []byte, error) {
 		return nil, nil, err
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ServerName: "localhost"}, certPEM, nil
+}
+
+// privateSocket checks what a plugin spoken to without TLS must be served
+// on: a unix socket in dir, the directory go-plugin created for the launch,
+// which no other user may open.
+func privateSocket(rc *plugin.ReattachConfig, dir string) error {
+	if rc == nil || rc.Addr == nil {
+		return fmt.Errorf("the plugin's address is unknown")
+	}
+	if rc.Addr.Network() != "unix" || dir == "" || filepath.Dir(rc.Addr.String()) != filepath.Clean(dir) {
+		return fmt.Errorf("a built-in plugin must serve on a unix socket in %q, not on %s %s (it is spoken to without TLS)", dir, rc.Addr.Network(), rc.Addr)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("the plugin's socket directory %s is open to other users (mode %v): a built-in plugin is spoken to without TLS", dir, fi.Mode().Perm())
+	}
+	return nil
 }

@@ -29,7 +29,7 @@ func ParseRef(ref, self string) (Spec, error) {
 		if name == "" {
 			return Spec{}, fmt.Errorf("plugin reference %q names no built-in plugin", ref)
 		}
-		return Spec{Name: ref, Path: self, Env: []string{contract.BuiltinEnv + "=" + name}}, nil
+		return Spec{Name: ref, Path: self, Env: []string{contract.BuiltinEnv + "=" + name}, Builtin: true}, nil
 	}
 	words, err := SplitWords(ref)
 	if err != nil {

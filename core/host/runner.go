@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,9 +51,13 @@ func newProcessRunner(spec Spec, env []string, token string, tail *lineTail, pin
 	if err != nil {
 		return nil, err
 	}
+	var out io.ReadCloser = stdout
+	if spec.Builtin {
+		out = &plainHandshake{ReadCloser: stdout}
+	}
 	return &processRunner{
 		cmd:    cmd,
-		stdout: stdout,
+		stdout: out,
 		stderr: &teeReadCloser{ReadCloser: stderr, w: tail},
 		tail:   tail,
 		pinned: pinned,
@@ -177,4 +182,44 @@ func newLogger(name string, out io.Writer, level hclog.Level) hclog.Logger {
 		out = io.Discard
 	}
 	return hclog.New(&hclog.LoggerOptions{Name: name, Output: escapingWriter{out}, Level: level})
+}
+
+// plainHandshake passes a plugin's standard output on, with its first line,
+// the go-plugin handshake, cut to its first five fields: a plugin spoken to
+// without TLS (Spec.Builtin) has no certificate to offer, and a line that
+// offered one anyway would make go-plugin load it into a TLS configuration
+// that does not exist.
+type plainHandshake struct {
+	io.ReadCloser
+	line    []byte // the first line, as far as read
+	pending []byte // the rewritten first line, not yet returned
+	done    bool   // the first line has been passed on
+}
+
+func (h *plainHandshake) Read(b []byte) (int, error) {
+	for !h.done {
+		chunk := make([]byte, len(b))
+		n, err := h.ReadCloser.Read(chunk)
+		h.line = append(h.line, chunk[:n]...)
+		if i := bytes.IndexByte(h.line, '\n'); i >= 0 || err != nil {
+			first, rest := h.line, []byte(nil)
+			if i >= 0 {
+				first, rest = h.line[:i], h.line[i:]
+			}
+			if fields := bytes.Split(first, []byte("|")); len(fields) > 5 {
+				first = bytes.Join(fields[:5], []byte("|"))
+			}
+			h.pending, h.done = append(append([]byte(nil), first...), rest...), true
+			if err != nil && len(h.pending) == 0 {
+				return 0, err
+			}
+			break
+		}
+	}
+	if len(h.pending) > 0 {
+		n := copy(b, h.pending)
+		h.pending = h.pending[n:]
+		return n, nil
+	}
+	return h.ReadCloser.Read(b)
 }

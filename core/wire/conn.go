@@ -244,7 +244,22 @@ func (c *Conn) ReadFor(d time.Duration) Result {
 	return c.read(0, d)
 }
 
+// ReadUntilQuiet reads like ReadUntilEnd, and also ends when quiet passes
+// without a new byte once a byte has arrived: the end of a name that a
+// client sends without closing (T of silence ends it), T after its last
+// byte. Before the first byte it waits up to timeout, which also bounds
+// the whole read.
+func (c *Conn) ReadUntilQuiet(max int, quiet, timeout time.Duration) Result {
+	return c.readQuiet(max, quiet, timeout)
+}
+
 func (c *Conn) read(max int, timeout time.Duration) Result {
+	return c.readQuiet(max, 0, timeout)
+}
+
+// readQuiet reads until end of stream, an error, max bytes, timeout, or,
+// with quiet > 0, quiet without a new byte after the first.
+func (c *Conn) readQuiet(max int, quiet, timeout time.Duration) Result {
 	start := time.Now()
 	res := Result{}
 	if err := c.tcp.SetReadDeadline(start.Add(timeout)); err != nil {
@@ -268,6 +283,12 @@ func (c *Conn) read(max int, timeout time.Duration) Result {
 			res.End, res.Err = Classify(err), err
 			break
 		}
+		if quiet > 0 && n > 0 {
+			if err := c.tcp.SetReadDeadline(minTime(time.Now().Add(quiet), start.Add(timeout))); err != nil {
+				res.End, res.Err = Classify(err), err
+				break
+			}
+		}
 	}
 	res.Elapsed = time.Since(start)
 	detail := res.End.String()
@@ -278,6 +299,13 @@ func (c *Conn) read(max int, timeout time.Duration) Result {
 	}
 	c.t.add("end", nil, fmt.Sprintf("%s after %.3fms", detail, float64(res.Elapsed.Microseconds())/1000))
 	return res
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func errDetail(err error) string {

@@ -283,6 +283,30 @@ func TestReadUntilEndDeadline(t *testing.T) {
 	}
 }
 
+// ReadUntilQuiet ends quiet after the last byte, whatever its whole
+// timeout, and waits for the first byte up to that timeout.
+func TestReadUntilQuiet(t *testing.T) {
+	client, server := pair(t)
+	const quiet = 100 * time.Millisecond
+	go func() {
+		time.Sleep(2 * quiet) // silence before the first byte does not end the read
+		_ = server.Send([]byte("ab"), wait)
+		time.Sleep(quiet / 2)
+		_ = server.Send([]byte("cd"), wait)
+	}()
+	r := client.ReadUntilQuiet(0, quiet, time.Hour)
+	expectEnd(t, client, r, EndTimeout, "abcd")
+	if r.Elapsed < 2*quiet+quiet/2+quiet || r.Elapsed > time.Hour/2 {
+		t.Fatalf("ReadUntilQuiet took %v; want quiet (%v) after the last byte", r.Elapsed, quiet)
+	}
+	// A silent peer: the whole timeout.
+	r = client.ReadUntilQuiet(0, quiet, 3*quiet)
+	expectEnd(t, client, r, EndTimeout, "")
+	if r.Elapsed < 3*quiet {
+		t.Fatalf("ReadUntilQuiet on a silent peer took %v, want its timeout %v", r.Elapsed, 3*quiet)
+	}
+}
+
 func TestReadUntilEndStopsAtMax(t *testing.T) {
 	client, server := pair(t)
 	payload := make([]byte, 100)

@@ -66,6 +66,7 @@ ValueError: name is longer than 1024 bytes`, contract.ErrorClass_ERROR_CLASS_NAM
 }
 
 func TestClassifyWords(t *testing.T) {
+	t.Parallel()
 	for _, tt := range classifyCases {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := classifyWords(tt.text); got != tt.want {

@@ -29,6 +29,7 @@ func greetWith(t *testing.T, cfg ClientConfig, name string, timeout time.Duratio
 }
 
 func TestClientNameOnStdinExactly(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"Bob", "", "trailing space ", "two\nlines", "line end\n", "nul\x00byte", "héllo €"} {
 		out := filepath.Join(t.TempDir(), "stdin")
 		resp := greetWith(t, ClientConfig{Command: `/bin/sh -c 'cat > "$1"; echo welcome to Asif server' sh ` + out + " {addr}"}, name, 5*time.Second)
@@ -46,6 +47,7 @@ func TestClientNameOnStdinExactly(t *testing.T) {
 }
 
 func TestClientNameFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	copyTo, pathTo := filepath.Join(dir, "copy"), filepath.Join(dir, "path")
 	name := "nul\x00 and\nnewline "
@@ -75,6 +77,7 @@ func TestClientNameFile(t *testing.T) {
 }
 
 func TestClientNulInNameArgument(t *testing.T) {
+	t.Parallel()
 	resp := greetWith(t, ClientConfig{Command: "/bin/echo {name} {addr}"}, "a\x00b", time.Second)
 	if resp.GetErrorClass() != contract.ErrorClass_ERROR_CLASS_OTHER || !strings.Contains(resp.GetError(), "NUL") || !strings.Contains(resp.GetError(), "{name_file}") {
 		t.Errorf("response = %v", resp)
@@ -82,6 +85,7 @@ func TestClientNulInNameArgument(t *testing.T) {
 }
 
 func TestClientTimeoutPlaceholder(t *testing.T) {
+	t.Parallel()
 	with, _ := newClient(ClientConfig{Command: "prog {addr} {timeout_ms}"})
 	without, _ := newClient(ClientConfig{Command: "prog {addr}"})
 	if caps := with.Describe().GetCapabilities(); !slices.Equal(caps, []string{contract.CapabilityClientText}) {
@@ -97,6 +101,7 @@ func TestClientTimeoutPlaceholder(t *testing.T) {
 }
 
 func TestClientOwnTimeoutVersusKilled(t *testing.T) {
+	t.Parallel()
 	// A program that honours its timeout reports it in its own words.
 	resp := greetWith(t, ClientConfig{Command: `/bin/sh -c 'sleep 0.2; echo "socket.timeout: timed out" >&2; exit 1' sh {timeout_ms} {addr}`}, "Bob", 300*time.Millisecond)
 	if resp.GetErrorClass() != contract.ErrorClass_ERROR_CLASS_TIMEOUT || strings.Contains(resp.GetError(), "killed") {
@@ -119,6 +124,7 @@ func TestClientOwnTimeoutVersusKilled(t *testing.T) {
 }
 
 func TestClientOutcomeMapping(t *testing.T) {
+	t.Parallel()
 	cfg := ClientConfig{Command: `/bin/sh -c 'echo "connection refused" >&2; exit "$1"' sh CODE {addr}`, Outcomes: []string{"reset=3", "name-too-long=4", "timeout=5"}}
 	for code, want := range map[string]contract.ErrorClass{
 		"3": contract.ErrorClass_ERROR_CLASS_RESET,
@@ -135,6 +141,7 @@ func TestClientOutcomeMapping(t *testing.T) {
 }
 
 func TestParseClientOutcomes(t *testing.T) {
+	t.Parallel()
 	good, err := ParseClientOutcomes([]string{"refused=3", " Closed-Early = 4 ", "other=255", "refused=7"})
 	if err != nil || len(good) != 4 || good[4] != contract.ErrorClass_ERROR_CLASS_CLOSED_EARLY || good[7] != contract.ErrorClass_ERROR_CLASS_REFUSED {
 		t.Errorf("good mappings: %v, %v", good, err)
@@ -150,6 +157,7 @@ func TestParseClientOutcomes(t *testing.T) {
 }
 
 func TestClientLargeOutput(t *testing.T) {
+	t.Parallel()
 	noise := `i=0; while [ $i -lt 3000 ]; do echo "noise line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done`
 	pattern := `reply=(?P<reply>[^\n]*)`
 	tests := []struct {
@@ -164,6 +172,7 @@ func TestClientLargeOutput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			resp := greetWith(t, ClientConfig{Command: "/bin/sh -c '" + strings.ReplaceAll(tt.script, "'", `'\''`) + "' sh {addr}", ReplyPattern: tt.pattern}, "Bob", 20*time.Second)
 			if resp.GetErrorClass() != tt.class || (tt.shown != "" && resp.GetShown() != tt.shown) {
 				t.Errorf("class %v shown %.80q; want %v %q (%.300s)", resp.GetErrorClass(), resp.GetShown(), tt.class, tt.shown, resp.GetError())
@@ -176,6 +185,7 @@ func TestClientLargeOutput(t *testing.T) {
 }
 
 func TestClientErrorEscapesControlBytes(t *testing.T) {
+	t.Parallel()
 	resp := greetWith(t, ClientConfig{Command: `/bin/sh -c 'printf "\033[2J\033]0;pwned\007 bad\n" >&2; exit 9' sh {addr}`}, "Bob", 5*time.Second)
 	if strings.ContainsAny(resp.GetError(), "\x1b\x07") {
 		t.Errorf("control bytes reached the error: %q", resp.GetError())

@@ -119,6 +119,7 @@ func closedPort(t *testing.T) string {
 // TestRealClientPrograms runs ordinary clients in C, Go and shell against
 // each failure and checks the class their own words earn.
 func TestRealClientPrograms(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	templates := map[string]func(t *testing.T) string{
 		"c":      func(t *testing.T) string { return buildClient(t, "c", cClient) + " {host} {port} {timeout_ms}" },
@@ -141,12 +142,14 @@ func TestRealClientPrograms(t *testing.T) {
 	}
 	for lang, mk := range templates {
 		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
 			tmpl := mk(t)
 			for _, tc := range cases {
 				if tc.failure == "timeout" && !strings.Contains(tmpl, "{timeout_ms}") {
 					continue // told no timeout: it would be killed, which other tests cover
 				}
 				t.Run(tc.failure, func(t *testing.T) {
+					t.Parallel()
 					c, err := newClient(ClientConfig{Command: tmpl})
 					if err != nil {
 						t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 const trickyName = `Bob "the" 'builder' $(touch PWNED) ; echo \ x`
 
 func TestClientGreets(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	client := py + " " + testdata(t, "client.py") + " "
 	tests := []struct {
@@ -41,6 +42,7 @@ func TestClientGreets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			srv := startGreetingServer(t, "greet")
 			argvFile := filepath.Join(dir, "argv.json")
@@ -84,6 +86,7 @@ func TestClientGreets(t *testing.T) {
 }
 
 func TestClientFailures(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	client := py + " " + testdata(t, "client.py") + " "
 	refused := func(t *testing.T) string {
@@ -130,6 +133,7 @@ func TestClientFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			c, err := newClient(ClientConfig{Command: tt.template})
 			if err != nil {
 				t.Fatal(err)
@@ -151,6 +155,7 @@ func TestClientFailures(t *testing.T) {
 }
 
 func TestClientTimeoutKillsGroup(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	dir := t.TempDir()
 	pidFile, childFile := filepath.Join(dir, "pid"), filepath.Join(dir, "child")
@@ -176,6 +181,7 @@ func TestClientTimeoutKillsGroup(t *testing.T) {
 }
 
 func TestClientLeftoverChildIsKilled(t *testing.T) {
+	t.Parallel()
 	// The program exits at once but leaves a child holding its stdout: the
 	// reply still comes back within a bounded time and the child dies.
 	dir := t.TempDir()
@@ -200,6 +206,7 @@ func TestClientLeftoverChildIsKilled(t *testing.T) {
 }
 
 func TestClientCancelledContext(t *testing.T) {
+	t.Parallel()
 	c, err := newClient(ClientConfig{Command: "/bin/sh -c 'sleep 1000' {addr}"})
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +223,7 @@ func TestClientCancelledContext(t *testing.T) {
 }
 
 func TestClientBadAddress(t *testing.T) {
+	t.Parallel()
 	c, err := newClient(ClientConfig{Command: "prog {addr}"})
 	if err != nil {
 		t.Fatal(err)

@@ -63,6 +63,7 @@ func TestPluginsFromEnvRoles(t *testing.T) {
 }
 
 func TestDefaultLogPattern(t *testing.T) {
+	t.Parallel()
 	s, err := newServer(ServerConfig{Command: "prog {port}"})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +117,7 @@ func TestDefaultLogPattern(t *testing.T) {
 }
 
 func TestCustomLogPattern(t *testing.T) {
+	t.Parallel()
 	s, err := newServer(ServerConfig{Command: "prog {port}", LogPattern: `^peer=(?P<addr>\S+) name="(?P<name>.*)"$`})
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +132,7 @@ func TestCustomLogPattern(t *testing.T) {
 }
 
 func TestFindReply(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		pattern string
@@ -170,6 +173,7 @@ func TestFindReply(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
+	t.Parallel()
 	s, _ := newServer(ServerConfig{Command: "python3 server.py {port}"})
 	c, _ := newClient(ClientConfig{Command: "python3 client.py {addr}"})
 	if got := s.Describe().GetName(); got != "exec: python3 server.py {port}" {

@@ -9,6 +9,7 @@ import (
 // openConns counts a port's connections from their accept to their close
 // by the server, whatever state the client side is in.
 func TestOpenConns(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,7 @@ func fakeWaitClient(t *testing.T, template string, f *fakeCPUWait) *Client {
 }
 
 func TestClientKillDeadlineNetOfCPUWait(t *testing.T) {
+	t.Parallel()
 	// A program that hangs, on a machine where it waited 600 ms and then
 	// 400 ms more for a CPU: it is killed a second later than without
 	// the wait, and the error says how much wait was allowed for.
@@ -64,9 +65,12 @@ func TestClientKillDeadlineNetOfCPUWait(t *testing.T) {
 }
 
 func TestClientHonouringLateForCPUWaitIsNotKilled(t *testing.T) {
+	t.Parallel()
 	// The program gives up by itself 1.5 s after its 100 ms timeout plus
-	// the grace, having waited 2 s for a CPU: it is judged by its words.
-	f := &fakeCPUWait{values: []time.Duration{2 * time.Second}}
+	// the grace, having waited 5 s for a CPU: it is judged by its words.
+	// (Killed it would be only 5 s after the grace: a margin that a
+	// loaded machine's delay in starting sh and sleep cannot use up.)
+	f := &fakeCPUWait{values: []time.Duration{5 * time.Second}}
 	c := fakeWaitClient(t, `/bin/sh -c 'sleep 3.6; echo "socket.timeout: timed out" >&2; exit 1' sh {addr} {timeout_ms}`, f)
 	resp, err := c.Greet(context.Background(), &contract.GreetRequest{Address: "127.0.0.1:1", TimeoutMs: 100})
 	if err != nil {
@@ -78,6 +82,7 @@ func TestClientHonouringLateForCPUWaitIsNotKilled(t *testing.T) {
 }
 
 func TestClientCPUWaitCreditIsBounded(t *testing.T) {
+	t.Parallel()
 	// A program whose CPU wait grows without end is still killed, at the
 	// latest callMargin before the Greet call's deadline.
 	var values []time.Duration
@@ -100,6 +105,7 @@ func TestClientCPUWaitCreditIsBounded(t *testing.T) {
 }
 
 func TestGroupCPUWaitReadsThisProcess(t *testing.T) {
+	t.Parallel()
 	// On Linux the reader finds this test's own process group and its
 	// wait never goes down; elsewhere it reads 0.
 	r := groupCPUWait(pgrp())

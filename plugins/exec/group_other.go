@@ -22,3 +22,7 @@ func signalGroup(p *os.Process, _ syscall.Signal) error {
 
 // pgrp has no process group to return where they do not exist.
 func pgrp() int { return -1 }
+
+// ended reports whether process pid has ended; here the adapter only knows
+// once it has waited for it.
+func ended(int) bool { return false }

@@ -3,11 +3,13 @@ package execadapter
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +21,15 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Most tests here wait: for a timeout, a kill grace, a program that
+	// starts late. They run in parallel, more of them than there are
+	// CPUs (go test's default for -parallel), unless -parallel is given.
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0))))
+	}
 	goleak.VerifyTestMain(m)
 }
 

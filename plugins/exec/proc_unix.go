@@ -10,3 +10,7 @@ import "syscall"
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// ended reports whether process pid has ended; without /proc the adapter
+// only knows once it has waited for it.
+func ended(int) bool { return false }

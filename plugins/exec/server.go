@@ -31,7 +31,8 @@ var serverPlaceholders = []string{"host", "port", "addr", "idle_timeout_ms"}
 
 // Timings of the server program's life cycle.
 const (
-	pollInterval = 25 * time.Millisecond  // between readiness probes
+	pollInterval = 25 * time.Millisecond  // between readiness probes, at most
+	pollFirst    = 2 * time.Millisecond   // between the first readiness probes (doubling up to pollInterval)
 	probeTimeout = 250 * time.Millisecond // one probe's connect
 	startMargin  = time.Second            // readiness wait ends this long before Start's deadline
 	probeDrain   = 2 * time.Second        // bound on reading the probe's reply
@@ -305,6 +306,9 @@ func (s *Server) StopKeeping(ctx context.Context) error {
 		return s.stopLocked(ctx) // it exited during the run: say so
 	default:
 	}
+	if ended(r.cmd.Process.Pid) {
+		return s.stopLocked(ctx) // the same, not yet seen by its waiter
+	}
 	if !r.drained(ctx, share(ctx, drainLimit)) {
 		select {
 		case <-r.exited:
@@ -380,6 +384,7 @@ type serverRun struct {
 	died     chan struct{} // closed once it ended on its own and its output is read
 	exitErr  error         // how it ended; read after exited is closed
 	stopping atomic.Bool   // the adapter is ending it, so its exit is expected
+	endedBy  atomic.Bool   // it had ended on its own when the adapter began to end it
 	ownExit  bool          // it ended before the adapter ended it; read after exited
 
 	probeWG sync.WaitGroup
@@ -433,7 +438,7 @@ func (r *serverRun) start(argv []string, dir string) error {
 	go func() {
 		defer r.bg.Done()
 		r.exitErr = cmd.Wait()
-		r.ownExit = !r.stopping.Load()
+		r.ownExit = !r.stopping.Load() || r.endedBy.Load()
 		close(r.exited)
 		if r.ownExit {
 			r.awaitOutput(outputGrace)
@@ -541,6 +546,10 @@ func (r *serverRun) awaitReady(ctx context.Context, addr string, limit time.Dura
 	waited := func() time.Duration { return time.Since(start).Round(10 * time.Millisecond) }
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// Most programs listen within milliseconds (a compiled one) or tens of
+	// them (an interpreter), once per spec after a failed one: the first
+	// probes come quickly, then every pollInterval.
+	interval := pollFirst
 	for {
 		select {
 		case <-r.exited:
@@ -576,7 +585,8 @@ func (r *serverRun) awaitReady(ctx context.Context, addr string, limit time.Dura
 			r.probed(conn)
 			return nil
 		}
-		timer.Reset(min(left, pollInterval))
+		timer.Reset(min(left, interval))
+		interval = min(2*interval, pollInterval)
 	}
 }
 
@@ -789,6 +799,12 @@ func (r *serverRun) line(b []byte, stderr bool) {
 // stop kills the program's process group (politely first if polite) and
 // waits until the program and its output readers are done.
 func (r *serverRun) stop(ctx context.Context, polite bool) {
+	// An exit the program made on its own a moment ago, not yet seen by
+	// the goroutine that waits for it, is still its own (stored before
+	// stopping, which that goroutine reads first).
+	if ended(r.cmd.Process.Pid) {
+		r.endedBy.Store(true)
+	}
 	if r.stopping.Swap(true) {
 		<-r.exited
 		r.lines.Wait()

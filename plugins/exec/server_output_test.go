@@ -158,6 +158,9 @@ func startServer(t *testing.T, cfg ServerConfig, ev *events) (*Server, string) {
 }
 
 // captureLog collects what the adapter logs until the test ends.
+//
+// It replaces the log package's output, so tests that use it are not
+// parallel.
 func captureLog(t *testing.T) func() string {
 	var mu sync.Mutex
 	var buf bytes.Buffer
@@ -216,6 +219,7 @@ func TestServerBufferedCProgramThroughPTY(t *testing.T) {
 }
 
 func TestServerGoBufioProgram(t *testing.T) {
+	// Not parallel: captureLog takes the package's log output.
 	bin := build(t, "go", goBufioServer)
 	logged := captureLog(t)
 	ev := &events{}
@@ -240,6 +244,7 @@ func TestServerGoBufioProgram(t *testing.T) {
 }
 
 func TestServerCRLFLogLines(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	ev := &events{}
 	_, addr := startServer(t, ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port} --format colon --crlf"}, ev)
@@ -276,6 +281,7 @@ func TestServerEnvironmentScrubbed(t *testing.T) {
 }
 
 func TestServerExitMidRunIsReported(t *testing.T) {
+	// Not parallel: captureLog takes the package's log output.
 	py := python(t)
 	ev := &events{}
 	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port} --crash-after-one"})
@@ -339,6 +345,7 @@ func TestServerExitMidRunIsReported(t *testing.T) {
 }
 
 func TestServerExitedNotClosedByStop(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	s, _ := startServer(t, ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port}"}, &events{})
 	died, _ := s.Exited()
@@ -353,6 +360,7 @@ func TestServerExitedNotClosedByStop(t *testing.T) {
 }
 
 func TestServerSilentProgramGetsHint(t *testing.T) {
+	// Not parallel: captureLog takes the package's log output.
 	py := python(t)
 	logged := captureLog(t)
 	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port} --quiet --exit-after-one"})
@@ -371,6 +379,7 @@ func TestServerSilentProgramGetsHint(t *testing.T) {
 }
 
 func TestServerOutputEscapedInErrors(t *testing.T) {
+	t.Parallel()
 	s, err := newServer(ServerConfig{Command: `/bin/sh -c 'printf "\033]0;pwned\007\033[2J bad\r\n" >&2; exit 4' sh {port}`})
 	if err != nil {
 		t.Fatal(err)
@@ -403,6 +412,7 @@ while (my $c = $s->accept) {
 `
 
 func TestServerBufferedPerlProgramThroughPTY(t *testing.T) {
+	t.Parallel()
 	perl, err := exec.LookPath("perl")
 	if err != nil {
 		t.Skip("no perl")

@@ -11,6 +11,7 @@ import (
 )
 
 func TestServerSlowStartIsWaitedFor(t *testing.T) {
+	t.Parallel()
 	// A program that takes 1.5 s to open its port (a loaded machine) is
 	// waited for, and Start returns as soon as it is ready.
 	py := python(t)
@@ -29,12 +30,15 @@ func TestServerSlowStartIsWaitedFor(t *testing.T) {
 }
 
 func TestServerStartDeadlineLeavesNothingStarted(t *testing.T) {
+	t.Parallel()
 	// A program slower than the Start call's deadline: Start answers, in
 	// one cause-first line, before the caller's deadline passes, stops the
 	// program, and the next Start is not refused as "already started".
 	py := python(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port} --listen-after-ms 4000 --pidfile " + pidFile})
+	// sh writes the PID at once and becomes the program: Python itself may
+	// not get to its first line before the deadline on a loaded machine.
+	s, err := newServer(ServerConfig{Command: `/bin/sh -c 'echo $$ > "$0"; exec "$@"' ` + pidFile + " " + py + " " + testdata(t, "server.py") + " --port {port} --listen-after-ms 4000"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +73,7 @@ func TestServerStartDeadlineLeavesNothingStarted(t *testing.T) {
 }
 
 func TestServerReadyTimeoutNetOfCPUWait(t *testing.T) {
+	t.Parallel()
 	// A program that opens its port after 1.5 s with a ready timeout of
 	// 700 ms, having waited 1 s more for a CPU at every check: it is
 	// waited for (the "never listens" case of TestServerStartFailures is

@@ -67,9 +67,11 @@ func loggedLines(s *Server) int {
 }
 
 func TestServerReportsLogLines(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	for _, format := range []string{"tuple", "colon"} {
 		t.Run(format, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			pidFile, childFile := filepath.Join(dir, "pid"), filepath.Join(dir, "child")
 			s, err := newServer(ServerConfig{
@@ -162,6 +164,7 @@ func TestServerReportsLogLines(t *testing.T) {
 }
 
 func TestServerInvalidUTF8Log(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port} --format raw"})
 	if err != nil {
@@ -182,6 +185,7 @@ func TestServerInvalidUTF8Log(t *testing.T) {
 }
 
 func TestServerStartFailures(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	server := py + " " + testdata(t, "server.py") + " --port {port} "
 	tests := []struct {
@@ -202,6 +206,7 @@ func TestServerStartFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			pidFile := filepath.Join(t.TempDir(), "pid")
 			cmd := tt.command
 			if strings.HasPrefix(cmd, py) {
@@ -236,6 +241,7 @@ func TestServerStartFailures(t *testing.T) {
 }
 
 func TestServerStopKillsStubbornGroup(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	dir := t.TempDir()
 	pidFile, childFile := filepath.Join(dir, "pid"), filepath.Join(dir, "child")
@@ -259,6 +265,7 @@ func TestServerStopKillsStubbornGroup(t *testing.T) {
 }
 
 func TestServerProgramExitsWhileRunning(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --port {port} --exit-after-one --pidfile " + pidFile})
@@ -304,6 +311,7 @@ func runningPID(s *Server) int {
 // and a Start with another command line (here another T) or a plain Stop
 // ends it.
 func TestServerKeptAcrossRuns(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	s, err := newServer(ServerConfig{
 		Command:      py + " " + testdata(t, "server.py") + " --host {host} --port {port} --idle-ms {idle_timeout_ms} --format colon --log-delay-ms 300",
@@ -401,6 +409,7 @@ func TestServerKeptAcrossRuns(t *testing.T) {
 // blaming the next run; one that cannot be trusted to log in time (here it
 // logs nothing) is not kept.
 func TestServerKeptProgramReplaced(t *testing.T) {
+	t.Parallel()
 	py := python(t)
 	ctx := context.Background()
 	s, err := newServer(ServerConfig{Command: py + " " + testdata(t, "server.py") + " --host {host} --port {port}", ReadyTimeout: 10 * time.Second})

@@ -2,7 +2,7 @@ package execadapter
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -44,9 +44,9 @@ func parseTemplate(text string, allowed ...string) (*template, error) {
 			return nil, fmt.Errorf("command template %q: %w", text, err)
 		}
 		if len(bad) > 0 {
-			sort.Strings(allowed)
+			known := slices.Sorted(slices.Values(allowed)) // a copy: allowed is the caller's (a package variable)
 			return nil, fmt.Errorf("command template %q: unknown placeholder {%s} (known: {%s}; write {{ and }} for literal braces)",
-				text, bad[0], strings.Join(allowed, "}, {"))
+				text, bad[0], strings.Join(known, "}, {"))
 		}
 	}
 	return t, nil

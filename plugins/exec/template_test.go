@@ -7,6 +7,7 @@ import (
 )
 
 func TestSplitArgs(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		want    []string
@@ -42,6 +43,7 @@ func TestSplitArgs(t *testing.T) {
 }
 
 func TestTemplateFill(t *testing.T) {
+	t.Parallel()
 	vals := map[string]string{
 		"host": "127.0.0.1", "port": "9999", "addr": "127.0.0.1:9999",
 		"name": `Bob "the" 'builder' $(touch pwned) ; rm x`,
@@ -81,6 +83,7 @@ func TestTemplateFill(t *testing.T) {
 }
 
 func TestNewServerAndClientValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		err     func() error
@@ -116,6 +119,7 @@ func TestNewServerAndClientValidate(t *testing.T) {
 }
 
 func TestClientNameArgIsDerived(t *testing.T) {
+	t.Parallel()
 	for tmpl, want := range map[string]bool{"prog {addr} {name}": true, "prog {addr}": false, "prog {{name}}": false} {
 		c, err := newClient(ClientConfig{Command: tmpl, NameArg: !want})
 		if err != nil {

@@ -22,7 +22,8 @@ type program struct {
 	// role is "server" or "client".
 	role string
 	// cmd is the command template; {bin} stands for the directory holding
-	// the programs built for the test.
+	// the programs built for the test, {python} for the Python interpreter
+	// (see pythonCommand).
 	cmd string
 	// needs names what the program needs: "python3", "go" or "cc".
 	needs string
@@ -37,24 +38,24 @@ const (
 )
 
 // The programs, with the same commands as README.md (run from the
-// repository root).
+// repository root; {python} is README's `python3 -S`).
 var programs = []program{
-	{"python-threads-server", "server", "python3 plugins/wrapped/pythreads/server.py" + serverArgs, "python3", ""},
-	{"python-asyncio-server", "server", "python3 plugins/wrapped/pyasync/server.py" + serverArgs, "python3", ""},
+	{"python-threads-server", "server", "{python} plugins/wrapped/pythreads/server.py" + serverArgs, "python3", ""},
+	{"python-asyncio-server", "server", "{python} plugins/wrapped/pyasync/server.py" + serverArgs, "python3", ""},
 	{"go-server", "server", "{bin}/goserver" + serverArgs, "go", ""},
 	{"c-server", "server", "{bin}/cserver" + serverArgs, "cc", ""},
-	{"python-client", "client", "python3 plugins/wrapped/pyclient/client.py" + clientArgs, "python3", ""},
+	{"python-client", "client", "{python} plugins/wrapped/pyclient/client.py" + clientArgs, "python3", ""},
 	{"go-client", "client", "{bin}/goclient" + clientArgs, "go", ""},
 	{"c-client", "client", "{bin}/cclient" + clientArgs, "cc", ""},
 
-	{"server-raw-log", "server", "python3 plugins/wrapped/pythreads/fault_raw_log.py" + serverArgs, "python3", "SRV-LOG-2"},
-	{"server-read-once", "server", "python3 plugins/wrapped/pythreads/fault_read_once.py" + serverArgs, "python3", "SRV-NAME-1"},
-	{"server-reset-close", "server", "python3 plugins/wrapped/pythreads/fault_reset_close.py" + serverArgs, "python3", "SRV-CLOSE-1"},
-	{"client-newline", "client", "python3 plugins/wrapped/pyclient/fault_newline.py" + clientArgs, "python3", "CLI-SEND-1"},
-	{"client-latin1", "client", "python3 plugins/wrapped/pyclient/fault_latin1.py" + clientArgs, "python3", "CLI-SEND-1"},
-	{"client-no-limit", "client", "python3 plugins/wrapped/pyclient/fault_no_limit.py" + clientArgs, "python3", "CLI-LIMIT-1"},
-	{"client-no-timeout", "client", "python3 plugins/wrapped/pyclient/fault_no_timeout.py" + clientArgs, "python3", "CLI-TIMEOUT-1"},
-	{"client-strict-utf8", "client", "python3 plugins/wrapped/pyclient/fault_strict_utf8.py" + clientArgs, "python3", "CLI-UTF8-1"},
+	{"server-raw-log", "server", "{python} plugins/wrapped/pythreads/fault_raw_log.py" + serverArgs, "python3", "SRV-LOG-2"},
+	{"server-read-once", "server", "{python} plugins/wrapped/pythreads/fault_read_once.py" + serverArgs, "python3", "SRV-NAME-1"},
+	{"server-reset-close", "server", "{python} plugins/wrapped/pythreads/fault_reset_close.py" + serverArgs, "python3", "SRV-CLOSE-1"},
+	{"client-newline", "client", "{python} plugins/wrapped/pyclient/fault_newline.py" + clientArgs, "python3", "CLI-SEND-1"},
+	{"client-latin1", "client", "{python} plugins/wrapped/pyclient/fault_latin1.py" + clientArgs, "python3", "CLI-SEND-1"},
+	{"client-no-limit", "client", "{python} plugins/wrapped/pyclient/fault_no_limit.py" + clientArgs, "python3", "CLI-LIMIT-1"},
+	{"client-no-timeout", "client", "{python} plugins/wrapped/pyclient/fault_no_timeout.py" + clientArgs, "python3", "CLI-TIMEOUT-1"},
+	{"client-strict-utf8", "client", "{python} plugins/wrapped/pyclient/fault_strict_utf8.py" + clientArgs, "python3", "CLI-UTF8-1"},
 }
 
 // concurrent bounds how many greetspec runs go on at once. A run spends most
@@ -90,7 +91,8 @@ func TestWrappedPrograms(t *testing.T) {
 	slots := make(chan struct{}, concurrent)
 	for _, i := range order {
 		p, r := programs[i], runs[i]
-		if reason, ok := have[p.needs]; !ok {
+		if _, ok := have[p.needs]; !ok {
+			reason := p.needs + " is not available here (see the test's log)"
 			if os.Getenv("CI") != "" {
 				t.Fatalf("%s: %s; CI must run every program", p.name, reason)
 			}
@@ -102,7 +104,7 @@ func TestWrappedPrograms(t *testing.T) {
 		go func() {
 			defer close(r.done)
 			defer func() { <-slots }()
-			r.execute(root, bin, p)
+			r.execute(root, bin, have["python3"], p)
 		}()
 	}
 	for i, p := range programs {
@@ -137,7 +139,8 @@ func weight(p program) int {
 }
 
 // buildAll builds greetspec and the compiled programs into bin. It returns
-// what is available ("python3", "go", "cc"), each with the reason when not.
+// what is available ("python3", "go", "cc"; for "python3" the command that
+// runs the interpreter).
 func buildAll(t *testing.T, root, bin string) map[string]string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
@@ -167,13 +170,32 @@ func buildAll(t *testing.T, root, bin string) map[string]string {
 		run(cc, "-O2", "-o", filepath.Join(bin, "cclient"), "plugins/wrapped/cclient/client.c") == nil {
 		have["cc"] = ""
 	}
-	if _, err := exec.LookPath("python3"); err == nil {
-		have["python3"] = ""
+	if py, err := pythonCommand(); err == nil {
+		have["python3"] = py
 	} else {
 		t.Logf("Python programs skipped: %v", err)
 	}
 	t.Logf("built greetspec and the compiled programs in %v", time.Since(start).Round(time.Millisecond))
 	return have
+}
+
+// pythonCommand returns how the test runs python3: the interpreter's own
+// executable (a version manager's `python3` is often a shell-script shim
+// that costs about 100 ms per start, paid once per greeting by a client),
+// with -S: the programs use only the standard library, so site-packages
+// and its .pth files are start-up time for nothing. README.md says the
+// same to whoever runs the commands by hand.
+func pythonCommand() (string, error) {
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command(p, "-S", "-c", "import sys; print(sys.executable)").Output()
+	exe := strings.TrimSpace(string(out))
+	if err != nil || exe == "" || strings.Contains(exe, "'") {
+		return "", fmt.Errorf("%s cannot name its executable (%q): %v", p, exe, err)
+	}
+	return "'" + exe + "' -S", nil
 }
 
 // run is one greetspec run on a program.
@@ -191,7 +213,7 @@ type run struct {
 }
 
 // execute runs greetspec on program p and reads its report.
-func (r *run) execute(root, bin string, p program) {
+func (r *run) execute(root, bin, python string, p program) {
 	dir, err := os.MkdirTemp("", "wrapped-report-")
 	if err != nil {
 		r.err = err
@@ -199,7 +221,8 @@ func (r *run) execute(root, bin string, p program) {
 	}
 	defer os.RemoveAll(dir)
 	report := filepath.Join(dir, "report.json")
-	r.args = []string{"run", "--" + p.role + "-cmd", strings.ReplaceAll(p.cmd, "{bin}", bin),
+	cmd := strings.NewReplacer("{bin}", bin, "{python}", python).Replace(p.cmd)
+	r.args = []string{"run", "--" + p.role + "-cmd", cmd,
 		"--json-report", report, "--no-repro"}
 	if p.breaks != "" {
 		r.args = append(r.args, "--label-filter", p.breaks)

@@ -3,6 +3,7 @@ package specs
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -129,29 +130,37 @@ func (s *slot) get() (*host.Plugin, error) {
 // the spec that failed (or always, with -v); debug level, because
 // go-plugin passes a plugin's plain stderr lines on at that level.
 func LaunchOptions() host.Options {
-	log := Settings.PluginLog
-	if log == nil {
-		log = specOutput{}
-	}
-	return host.Options{StartTimeout: Settings.StartTimeout, Log: log, LogLevel: hclog.Debug}
+	return host.Options{StartTimeout: Settings.StartTimeout, Log: pluginLog(), LogLevel: hclog.Debug}
 }
 
-// suiteStarted is set when the suite's specs begin.
-var suiteStarted atomic.Bool
+// PreflightOptions are LaunchOptions for the plugins greetspec run launches
+// before the suite to check them: their log is dropped (before RunSpecs,
+// GinkgoWriter would print it) until Adopt makes one of them the suite's.
+func PreflightOptions() host.Options {
+	o := LaunchOptions()
+	o.Log = &preflightLog
+	return o
+}
 
-var _ = BeforeSuite(func() { suiteStarted.Store(true) })
+// pluginLog is where the suite's plugins write their log.
+func pluginLog() io.Writer {
+	if Settings.PluginLog != nil {
+		return Settings.PluginLog
+	}
+	return GinkgoWriter
+}
 
-// specOutput writes a plugin's log to the output of the spec running, and
-// drops what a plugin launched before the suite (greetspec run's check of
-// it) writes until the specs begin: before RunSpecs, GinkgoWriter would
-// print it.
-type specOutput struct{}
+// preflightLog is the log of the plugins launched before the suite: off
+// until Adopt, then the suite's.
+var preflightLog adoptedLog
 
-func (specOutput) Write(b []byte) (int, error) {
-	if !suiteStarted.Load() {
+type adoptedLog struct{ on atomic.Bool }
+
+func (l *adoptedLog) Write(b []byte) (int, error) {
+	if !l.on.Load() {
 		return len(b), nil
 	}
-	return GinkgoWriter.Write(b)
+	return pluginLog().Write(b)
 }
 
 // Adopt makes p, a plugin already launched and checked by greetspec run,
@@ -163,6 +172,7 @@ func Adopt(role string, p *host.Plugin) {
 	if role == "server" {
 		s = serverSlot
 	}
+	preflightLog.on.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p != nil {

@@ -129,6 +129,38 @@ func Floor(c Config, procs int) time.Duration {
 	return slices.Max(lanes)
 }
 
+// SpecCost is a spec's own time beyond its designed waits (starting and
+// stopping the server, the probe's exchange, the reports): about 1.5 ms
+// measured by BenchmarkSpecOverhead, taken generously.
+const SpecCost = 2500 * time.Microsecond
+
+// LaneWorth is how much serial time (designed waits plus SpecCost per spec)
+// a lane must take over to pay for itself: each lane is a process with its
+// own plugins, about 0.3 CPU-seconds and 0.15 s to start (BENCHMARKS.md).
+const LaneWorth = 750 * time.Millisecond
+
+// SpecWork returns a function that estimates the serial time of one spec
+// of a requirement under c: the longest designed wait of the
+// requirement's specs plus SpecCost.
+func SpecWork(c Config) func(id string) time.Duration {
+	waits := map[string]time.Duration{}
+	for _, d := range DesignedWaits(c) {
+		for _, id := range strings.Split(d.Requirement, ", ") {
+			waits[id] = max(waits[id], d.Each)
+		}
+	}
+	return func(id string) time.Duration { return waits[id] + SpecCost }
+}
+
+// LanesFor returns how many lanes, from 1 to most, a selection whose serial
+// time is work (the sum of its specs' SpecWork) is worth: one per
+// LaneWorth. A small selection runs in greetspec's own process, where
+// lanes would cost more than they save.
+func LanesFor(work time.Duration, most int) int {
+	n := int((work + LaneWorth - 1) / LaneWorth)
+	return max(1, min(n, most))
+}
+
 // Bound is the 1.3x of the floor a run may take: what is left for start-up
 // and the specs' own work beyond their designed waits.
 func Bound(floor time.Duration) time.Duration { return floor * 13 / 10 }

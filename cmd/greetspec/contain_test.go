@@ -185,8 +185,8 @@ const cleanupGrace = 10 * time.Second
 
 func TestContainmentSIGKILLMidRun(t *testing.T) {
 	r := startContained(t, nil, "run", "--server", "builtin:hostile/fork-daemon", "--label-filter", "server")
-	// The first daemon comes from the preflight launch, the second from
-	// the suite's: the run is under way.
+	// The first daemon comes from the preflight launch, the next from a
+	// lane's: the run is under way.
 	r.waitDaemons(t, 2)
 	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -202,8 +202,10 @@ func TestContainmentNormalRunKillsEscapedDaemons(t *testing.T) {
 	if code := r.wait(t, 3*time.Minute); code != 0 {
 		t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", code, r.stdout.String(), r.stderr.String())
 	}
-	if _, _, d := r.leftovers(); d < 2 {
-		t.Fatalf("the plugin reported %d daemons, want one per launch (2)", d)
+	// A run this small goes on in greetspec's own process with the plugin
+	// its preflight launched: one launch, one daemon.
+	if _, _, d := r.leftovers(); d < 1 {
+		t.Fatalf("the plugin reported %d daemons, want one per launch (1)", d)
 	}
 	r.checkNothingLeft(t, cleanupGrace)
 }

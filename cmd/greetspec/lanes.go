@@ -28,7 +28,7 @@ type speedOptions struct {
 }
 
 func (s *speedOptions) register(f *pflag.FlagSet) {
-	f.IntVar(&s.procs, "procs", runner.DefaultProcs, "run the specs in this many parallel lanes (child processes, each with its own plugins); 1 runs them one after another in this process")
+	f.IntVar(&s.procs, "procs", runner.DefaultProcs, "run the specs in this many parallel lanes (child processes, each with its own plugins); 1 runs them one after another in this process. Unset, a selection gets one lane per 750ms of its designed waits and specs, up to the default: a small one runs in this process")
 	f.StringVar(&s.shard, "shard", "", "run only shard I of N (I/N, e.g. 2/4): a fixed part of the selected specs, chosen by their text")
 	f.BoolVar(&s.explainWaits, "explain-waits", false, "print every designed wait of the suite and the floor the timing flags imply, and exit")
 }
@@ -37,6 +37,11 @@ func (s *speedOptions) register(f *pflag.FlagSet) {
 // specs of (set by selection): each lane launches their plugins at its
 // start.
 var selectedRoles []string
+
+// selectedWork estimates the serial time of the selected specs of the
+// roles under test (set by selection): without --procs, the run uses as
+// many lanes as it is worth (specs.LanesFor).
+var selectedWork time.Duration
 
 // launchSuite runs the suite serially in this process (RunSpecs) or in
 // lanes, and leaves the report in verdictReport. Lanes are not used where

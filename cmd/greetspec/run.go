@@ -235,6 +235,10 @@ func (o *runOptions) run(cmd *cobra.Command, ginkgoArgs []string) error {
 	if err != nil {
 		return err
 	}
+	if !cmd.Flags().Changed("procs") {
+		// Lanes only where they pay: a small selection runs here.
+		o.speed.procs = specs.LanesFor(selectedWork, o.speed.procs)
+	}
 
 	// Start each plugin once before the suite, so that a missing file or a
 	// program that is not a plugin is a setup error, not 60 failed specs.
@@ -616,7 +620,7 @@ func preflight(parent context.Context, role, ref, self string, startTimeout time
 	if err != nil {
 		return nil, fmt.Errorf("--%s: %w", role, err)
 	}
-	p, err := host.Launch(spec, specs.LaunchOptions())
+	p, err := host.Launch(spec, specs.PreflightOptions())
 	if err != nil {
 		return nil, fmt.Errorf("--%s: %w", role, err)
 	}

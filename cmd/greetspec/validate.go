@@ -175,6 +175,8 @@ func (o *runOptions) selection() (map[string]bool, error) {
 	verdictReport = nil // the preview's report-after-suite node ran too
 	selected := map[string]bool{}
 	roles := map[string]int{}
+	work := map[string]time.Duration{}
+	specWork := specs.SpecWork(specs.Settings)
 	for _, sr := range report.SpecReports {
 		id, _, ok := specs.SpecOf(sr)
 		if !ok || sr.State != types.SpecStatePassed { // a preview "passes" what it would run
@@ -183,6 +185,7 @@ func (o *runOptions) selection() (map[string]bool, error) {
 		selected[specs.SpecKey(sr)] = true
 		if r, ok := specs.LookupRequirement(id); ok {
 			roles[r.Role]++
+			work[r.Role] += specWork(id)
 		}
 	}
 	tested := []string{}
@@ -195,11 +198,12 @@ func (o *runOptions) selection() (map[string]bool, error) {
 		tested = append(tested, "client")
 		n += roles["client"]
 	}
-	selectedRoles = nil
+	selectedRoles, selectedWork = nil, 0
 	for _, r := range tested {
 		if roles[r] > 0 {
 			selectedRoles = append(selectedRoles, r)
 		}
+		selectedWork += work[r]
 	}
 	if n == 0 {
 		conf, _ := GinkgoConfiguration()

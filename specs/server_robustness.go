@@ -62,6 +62,14 @@ var _ = DescribeRequirement("SRV-CONC-2", func() {
 			results[i] = conn.ReadUntilEnd(0, time.Until(deadline))
 			Expect(conn.Close()).To(Succeed())
 		}
+		what := func(i int) string {
+			return fmt.Sprintf("the server must greet each of %d simultaneous clients; client %d", simultaneousClients, i+1)
+		}
+		// A client left without a reply fails at once, before the wait
+		// for its connection's event (which would not come either).
+		for i := range conns {
+			expectReplied(results[i], what(i))
+		}
 		var events []*contract.ConnectionEvent
 		if server.Channel() != ChannelWire {
 			for _, conn := range conns {
@@ -69,7 +77,7 @@ var _ = DescribeRequirement("SRV-CONC-2", func() {
 			}
 		}
 		for i := range conns {
-			what := fmt.Sprintf("the server must greet each of %d simultaneous clients; client %d", simultaneousClients, i+1)
+			what := what(i)
 			var ev *contract.ConnectionEvent
 			if events != nil {
 				ev = events[i]

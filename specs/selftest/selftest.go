@@ -184,9 +184,10 @@ func runCase(ctx context.Context, c Case, o Options) Result {
 
 // slowCases are the cases whose runs take several times as long as any
 // other's, measured (`greetspec selftest` prints each run's time): their
-// faults make nearly every exchange wait out a bound (no-half-close: the
-// client's timeout in each of its role's 147 specs; never-closes: the
-// server's). Run serially they alone would set the self-test's wall time,
+// faults make some exchanges wait out a bound (no-half-close: three specs
+// wait the client's timeout, 10 s; never-closes: four wait --wait-timeout
+// for a close that never comes). Run serially they alone would set the
+// self-test's wall time,
 // so they run first, in parallel lanes of their own. Every other case runs
 // serially: lanes cost CPU (a greetspec process and plugins each), which
 // the cases side by side already put to use. This changes only how soon a
@@ -194,7 +195,7 @@ func runCase(ctx context.Context, c Case, o Options) Result {
 // report).
 var slowCases = map[string]int{
 	"builtin:faulty/no-half-close": 4,
-	"builtin:faulty/never-closes":  3,
+	"builtin:faulty/never-closes":  4,
 	// Each of these waits out a bound in its limit specs: about four times
 	// a typical case.
 	"builtin:faulty/name-limit-2048":            2,

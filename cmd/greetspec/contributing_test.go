@@ -237,15 +237,8 @@ func readDocLog(dir string) ([]docCommand, error) {
 // caller then runs the command itself.
 func documentedRun(t *testing.T, args ...string) (r cliResult, ok bool) {
 	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(filepath.Join(root, "CONTRIBUTING.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range shBlocks(string(doc)) {
+	root, doc := contributingDoc(t)
+	for _, b := range shBlocks(doc) {
 		if b.skip != "" || !mayRun(b.script, args) {
 			continue
 		}
@@ -257,6 +250,21 @@ func documentedRun(t *testing.T, args ...string) (r cliResult, ok bool) {
 		}
 	}
 	return cliResult{}, false
+}
+
+// contributingDoc returns the project's root and the text of its
+// CONTRIBUTING.md.
+func contributingDoc(t *testing.T) (root, doc string) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "CONTRIBUTING.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, string(data)
 }
 
 // mayRun reports whether a block's script may hold the greetspec command
@@ -285,15 +293,8 @@ func TestContributingCommands(t *testing.T) {
 		t.Skip("runs every command of CONTRIBUTING.md")
 	}
 	t.Parallel()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(filepath.Join(root, "CONTRIBUTING.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := shBlocks(string(doc))
+	root, doc := contributingDoc(t)
+	blocks := shBlocks(doc)
 	if len(blocks) < 5 {
 		t.Fatalf("CONTRIBUTING.md has %d sh blocks; the walk-throughs have more", len(blocks))
 	}

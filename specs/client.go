@@ -40,7 +40,7 @@ func CurrentClientChannel() ClientChannel {
 	rpc, err := p.Client()
 	Expect(err).NotTo(HaveOccurred())
 	var ch ClientChannel
-	for _, c := range capabilities(p, "client", rpc.Describe) {
+	for _, c := range clientSlot.capabilities(p, rpc.Describe) {
 		switch c {
 		case contract.CapabilityClientText:
 			ch.Text = true

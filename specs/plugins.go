@@ -35,6 +35,10 @@ type slot struct {
 	// longer be started.
 	programUp   bool
 	programDead string
+	// caps is what capsOf, the running plugin, declared for the role
+	// (asked once per launch, see capabilities).
+	capsOf *host.Plugin
+	caps   []string
 }
 
 // execServerRef is the plugin greetspec run uses for --server-cmd: the exec
@@ -256,34 +260,27 @@ func ClosePlugins() {
 
 var _ = AfterSuite(ClosePlugins)
 
-// declared holds each plugin process's declared capabilities per role,
-// asked once: what a running plugin declares does not change, and asking
-// at every spec was a quarter of the calls a server spec makes.
-var declared sync.Map // declaredKey -> []string
-
-type declaredKey struct {
-	p    *host.Plugin
-	role string
-}
-
-// capabilities returns what the plugin p declares for role, asking it with
-// describe the first time. Describe is optional: a plugin without it (or
-// whose Describe fails) declares none. Only an answer, or a plugin that
-// does not implement Describe, is kept; any other failure is asked again
-// at the next spec.
-func capabilities(p *host.Plugin, role string, describe func(context.Context, *contract.DescribeRequest, ...grpc.CallOption) (*contract.DescribeResponse, error)) []string {
-	key := declaredKey{p, role}
-	if caps, ok := declared.Load(key); ok {
-		return caps.([]string)
+// capabilities returns what the slot's plugin p declares for the role,
+// asking it with describe once per launch: what a running plugin declares
+// does not change, and asking at every spec was a quarter of the calls a
+// server spec makes. Describe is optional: a plugin without it (or whose
+// Describe fails) declares none. Only an answer, or a plugin that does not
+// implement Describe, is kept; any other failure is asked again at the
+// next spec.
+func (s *slot) capabilities(p *host.Plugin, describe func(context.Context, *contract.DescribeRequest, ...grpc.CallOption) (*contract.DescribeResponse, error)) []string {
+	s.mu.Lock()
+	if s.capsOf == p {
+		defer s.mu.Unlock()
+		return s.caps
 	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), Settings.WaitTimeout)
 	defer cancel()
 	d, err := describe(ctx, &contract.DescribeRequest{})
-	switch {
-	case err == nil:
-		declared.Store(key, d.GetCapabilities())
-	case status.Code(err) == codes.Unimplemented:
-		declared.Store(key, []string(nil))
+	if err == nil || status.Code(err) == codes.Unimplemented {
+		s.mu.Lock()
+		s.capsOf, s.caps = p, d.GetCapabilities()
+		s.mu.Unlock()
 	}
 	return d.GetCapabilities()
 }

@@ -113,7 +113,7 @@ func StartServer(idle time.Duration) *ServerUnderTest {
 	Expect(port).NotTo(Equal("0"), "the server must report the port it actually bound")
 	s := &ServerUnderTest{Addr: resp.GetAddress(), Idle: idle, plugin: p, caps: map[string]bool{}, channel: ChannelFull, stopped: make(chan struct{})}
 	// Describe is optional; a server without it declares no capabilities.
-	for _, c := range capabilities(p, "server", rpc.Describe) {
+	for _, c := range serverSlot.capabilities(p, rpc.Describe) {
 		s.caps[c] = true
 	}
 	if s.caps[contract.CapabilityEventsFromLog] {

@@ -172,7 +172,7 @@ var _ = DescribeRequirement("SRV-NAME-1", func() {
 				conn.ReadUntilEnd(0, Settings.WaitTimeout+server.Idle)
 				Expect(conn.Close()).To(Succeed())
 				ev := server.EventFor(conn, 0)
-				if pause := probePause(conn, lastSendEnd(conn)); pause >= server.Idle && string(ev.GetNameRaw()) != string(n.Bytes) && ev.GetName() != n.Name {
+				if pause := probePause(conn, lastSend(conn, soFar).At); pause >= server.Idle && string(ev.GetNameRaw()) != string(n.Bytes) && ev.GetName() != n.Name {
 					// Two pieces T or more apart: the server may rightly
 					// have ended the name between them.
 					return &earlyAction{conn: conn, did: fmt.Sprintf("the server reported the name %+q", ev.GetName()), state: "a pause of T or more between pieces"}

@@ -3,6 +3,7 @@ package specs
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -139,7 +140,7 @@ func attemptTimed(server *ServerUnderTest, rule string, attempt func() *earlyAct
 				since = "the connection opened"
 			}
 			Fail(fmt.Sprintf("%s before the name had ended (%s): seen %v after %s, less than T (%v; the probe's longest pause %v); %s\n%s",
-				ea.did, ea.state, (at - lastSendStart(ea.conn, at)).Round(time.Microsecond), since, server.Idle, pause.Round(time.Microsecond), rule, ea.conn.Transcript()))
+				ea.did, ea.state, (at - lastSend(ea.conn, at).Began).Round(time.Microsecond), since, server.Idle, pause.Round(time.Microsecond), rule, ea.conn.Transcript()))
 		}
 		ea.conn.Transcript().Note("void observation: the probe paused %v, not less than T = %v, so the server may have ended the name by silence", pause.Round(time.Microsecond), server.Idle)
 		_ = ea.conn.Abort()
@@ -149,30 +150,24 @@ func attemptTimed(server *ServerUnderTest, rule string, attempt func() *earlyAct
 		NotObservablePrefix, server.Idle, probeAttempts, strings.Join(pauses, "; ")))
 }
 
-// lastSendStart returns the start of conn's last write before at, or zero.
-func lastSendStart(conn *wire.Conn, at time.Duration) time.Duration {
-	var last time.Duration
+// lastSend returns conn's last write with bytes that returned by upTo
+// (its Began is when the write started, its At when it returned), or a
+// zero record if there was none.
+func lastSend(conn *wire.Conn, upTo time.Duration) wire.Record {
+	var last wire.Record
 	for _, r := range conn.Transcript().Records() {
-		if r.At > at {
+		if r.At > upTo {
 			break
 		}
 		if r.Kind == "send" && len(r.Data) > 0 {
-			last = r.Began
+			last = r
 		}
 	}
 	return last
 }
 
-// lastSendEnd returns when conn's last write so far returned, or zero.
-func lastSendEnd(conn *wire.Conn) time.Duration {
-	var end time.Duration
-	for _, r := range conn.Transcript().Records() {
-		if r.Kind == "send" && len(r.Data) > 0 {
-			end = r.At
-		}
-	}
-	return end
-}
+// soFar, as lastSend's upTo, takes every record so far.
+const soFar = time.Duration(math.MaxInt64)
 
 // nameEndAt returns when, on conn's transcript clock, the probe's last
 // write or half-close so far returned: the end of the name it sent.

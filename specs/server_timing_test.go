@@ -99,7 +99,7 @@ func TestProbePauseSpansPieces(t *testing.T) {
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
-	if p := probePause(conn, lastSendEnd(conn)); p < 30*time.Millisecond {
+	if p := probePause(conn, lastSend(conn, soFar).At); p < 30*time.Millisecond {
 		t.Fatalf("pause %v between two writes 30ms apart, want at least 30ms\n%s", p, conn.Transcript())
 	}
 }

@@ -29,7 +29,7 @@ func TestPlainHandshakeDropsTheCertificate(t *testing.T) {
 			if oneByte {
 				r = iotest.OneByteReader(r)
 			}
-			got, err := io.ReadAll(&plainHandshake{ReadCloser: io.NopCloser(r)})
+			got, err := io.ReadAll(newPlainHandshake(io.NopCloser(r)))
 			if err != nil || string(got) != c.want {
 				t.Errorf("%q (one byte at a time: %v): got %q, %v; want %q", c.in, oneByte, got, err, c.want)
 			}

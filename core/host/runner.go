@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -53,7 +54,7 @@ func newProcessRunner(spec Spec, env []string, token string, tail *lineTail, pin
 	}
 	var out io.ReadCloser = stdout
 	if spec.Builtin {
-		out = &plainHandshake{ReadCloser: stdout}
+		out = newPlainHandshake(stdout)
 	}
 	return &processRunner{
 		cmd:    cmd,
@@ -191,29 +192,29 @@ func newLogger(name string, out io.Writer, level hclog.Level) hclog.Logger {
 // that does not exist.
 type plainHandshake struct {
 	io.ReadCloser
-	line    []byte // the first line, as far as read
-	pending []byte // the rewritten first line, not yet returned
-	done    bool   // the first line has been passed on
+	r       *bufio.Reader // reads the ReadCloser
+	pending []byte        // the rewritten first line, not yet returned
+	started bool          // the first line has been read
+}
+
+func newPlainHandshake(rc io.ReadCloser) *plainHandshake {
+	return &plainHandshake{ReadCloser: rc, r: bufio.NewReader(rc)}
 }
 
 func (h *plainHandshake) Read(b []byte) (int, error) {
-	for !h.done {
-		chunk := make([]byte, len(b))
-		n, err := h.ReadCloser.Read(chunk)
-		h.line = append(h.line, chunk[:n]...)
-		if i := bytes.IndexByte(h.line, '\n'); i >= 0 || err != nil {
-			first, rest := h.line, []byte(nil)
-			if i >= 0 {
-				first, rest = h.line[:i], h.line[i:]
-			}
-			if fields := bytes.Split(first, []byte("|")); len(fields) > 5 {
-				first = bytes.Join(fields[:5], []byte("|"))
-			}
-			h.pending, h.done = append(append([]byte(nil), first...), rest...), true
-			if err != nil && len(h.pending) == 0 {
-				return 0, err
-			}
-			break
+	if !h.started {
+		h.started = true
+		line, err := h.r.ReadBytes('\n')
+		first, end := bytes.CutSuffix(line, []byte("\n"))
+		if fields := bytes.Split(first, []byte("|")); len(fields) > 5 {
+			first = bytes.Join(fields[:5], []byte("|"))
+		}
+		h.pending = first
+		if end {
+			h.pending = append(first, '\n')
+		}
+		if len(h.pending) == 0 {
+			return 0, err
 		}
 	}
 	if len(h.pending) > 0 {
@@ -221,5 +222,5 @@ func (h *plainHandshake) Read(b []byte) (int, error) {
 		h.pending = h.pending[n:]
 		return n, nil
 	}
-	return h.ReadCloser.Read(b)
+	return h.r.Read(b)
 }
